@@ -1,0 +1,125 @@
+"""Carrying out a plan: scans from the service, the local engine when needed, rows to the cursor.
+
+Owns: the order of execution -- prerequisites (inner queries) first, then the scans, then the
+plan's local SQL -- and the fallback when the service refuses a pushed-down aggregate for its
+50,000-row limit. A plan the service answers entirely streams straight from the transport; only
+plans with ``local_sql`` touch DuckDB.
+
+The first row is read before ``execute()`` returns, so service errors (bad query, missing
+privilege, aggregate limit) surface at execute time, as users of any database driver expect;
+every later page is fetched only when the cursor asks for its rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from .engine import LocalColumn, LocalEngine
+from .exceptions import QueryLimitError
+from .result import ColumnInfo, display_size_for
+
+if TYPE_CHECKING:
+    from .planner.plan import Plan, ResultColumn, Scan
+    from .service import Service
+
+Rows = Iterator[tuple[Any, ...]]
+
+
+def run_plan(service: Service, plan: Plan, *, deadline: float | None) -> tuple[list[ColumnInfo], Rows, Callable[[], None]]:
+    """Execute ``plan``; return its columns, a lazy row iterator and a function that stops it early."""
+    try:
+        return _run(service, plan, deadline)
+    except QueryLimitError:
+        if plan.fallback is None:
+            raise
+        return _run(service, plan.fallback, deadline)
+
+
+def _run(service: Service, plan: Plan, deadline: float | None) -> tuple[list[ColumnInfo], Rows, Callable[[], None]]:
+    plan = _bind_prerequisites(service, plan, deadline)
+    if plan.local_sql is None:
+        if len(plan.scans) != 1:
+            raise AssertionError("a plan without local SQL must have exactly one scan")  # planner contract
+        columns = [_column_info(c) for c in plan.columns]
+        rows = _scan(service, plan.scans[0], deadline)
+        return columns, *_primed(rows)
+    engine = LocalEngine()
+    try:
+        for scan in plan.scans:
+            local_cols = [
+                LocalColumn(c.name, c.edm_type, c.precision, c.scale, c.max_length, c.nullable) for c in scan.columns
+            ]
+            engine.load(scan.alias, local_cols, _scan(service, scan, deadline))
+        for relation in plan.catalog_relations:
+            _load_catalog_relation(service, engine, relation)
+        columns, rows = engine.query(plan.local_sql)
+    except BaseException:
+        engine.close()
+        raise
+    primed, stop = _primed(rows)
+
+    def close() -> None:
+        stop()
+        engine.close()
+
+    return columns, primed, close
+
+
+def _scan(service: Service, scan: Scan, deadline: float | None) -> Rows:
+    from .transport import scan_rows
+
+    rows: Rows = scan_rows(
+        service.transport, service.config.service_root, scan,
+        page_size=service.config.page_size or None, deadline=deadline,
+    )
+    return rows
+
+
+def _primed(rows: Rows) -> tuple[Rows, Callable[[], None]]:
+    """Read the first row now (so errors surface in execute()), and return all rows lazily."""
+    first = next(rows, None)
+
+    def chained() -> Rows:
+        if first is None:
+            return
+        yield first
+        yield from rows
+
+    def stop() -> None:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
+
+    return chained(), stop
+
+
+def _bind_prerequisites(service: Service, plan: Plan, deadline: float | None) -> Plan:
+    if not plan.prerequisites:
+        return plan
+    from .planner import resolve_prerequisites
+
+    values: dict[str, list[Any]] = {}
+    for pre in plan.prerequisites:
+        _, rows, _ = run_plan(service, pre.plan, deadline=deadline)
+        values[pre.placeholder] = [row[0] for row in rows]
+    return resolve_prerequisites(plan, values)
+
+
+def _load_catalog_relation(service: Service, engine: LocalEngine, relation: str) -> None:
+    schema, _, name = relation.rpartition(".")
+    names, types, rows = service.catalog.relation_rows(relation)
+    columns = [LocalColumn(n, t) for n, t in zip(names, types)]
+    engine.load(name, columns, iter(rows), schema=schema or None)
+
+
+def _column_info(col: ResultColumn) -> ColumnInfo:
+    return ColumnInfo(
+        col.name,
+        col.edm_type,
+        display_size_for(col.edm_type, col.max_length, col.precision),
+        col.max_length,
+        col.precision,
+        col.scale,
+        col.nullable,
+    )

@@ -1,0 +1,242 @@
+"""Turning SQLite rows into Dataverse-shaped JSON rows.
+
+Owns: which SQL columns a selection reads (the selected properties, the hidden owner/customer type
+columns, the version number behind `@odata.etag`, the primary key), and the conversion of each
+row to the dict the service would send: booleans as JSON booleans, `@odata.etag` first, and when
+annotations are preferred, FormattedValue / lookuplogicalname / associatednavigationproperty
+placed before the value they describe, formatted the way the real service formats them (en-US).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from d365conn.sandbox.model import Column, Schema, Table
+from d365conn.sandbox.store import polymorphic, quote, type_column
+
+FORMATTED = "OData.Community.Display.V1.FormattedValue"
+LOOKUP_NAME = "Microsoft.Dynamics.CRM.lookuplogicalname"
+NAVIGATION = "Microsoft.Dynamics.CRM.associatednavigationproperty"
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+
+try:
+    import orjson
+
+    def dumps(value: Any) -> bytes:
+        return orjson.dumps(value)
+except ImportError:  # pragma: no cover - orjson is optional, json is the fallback
+    import json
+
+    def dumps(value: Any) -> bytes:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+class Annotations:
+    """Which instance annotations a `Prefer: odata.include-annotations=...` asks for."""
+
+    def __init__(self, preference: str | None) -> None:
+        self.preference = preference
+        patterns = [p.strip() for p in (preference or "").split(",") if p.strip()]
+        self.patterns = [p for p in patterns if not p.startswith("-")]
+        self.excluded = [p[1:] for p in patterns if p.startswith("-")]
+
+    def wants(self, name: str) -> bool:
+        def match(pattern: str) -> bool:
+            return pattern == "*" or pattern == name or (pattern.endswith(".*") and name.startswith(pattern[:-1]))
+        return any(match(p) for p in self.patterns) and not any(match(p) for p in self.excluded)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.patterns)
+
+
+def format_datetime(text: str, date_only: bool) -> str:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    day = f"{moment.month}/{moment.day}/{moment.year}"
+    if date_only:
+        return day
+    hour = moment.hour % 12 or 12
+    return f"{day} {hour}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def format_number(value: float | int, decimals: int) -> str:
+    return f"{value:,.{decimals}f}"
+
+
+def formatter(column: Column) -> Callable[[Any], str] | None:
+    """The FormattedValue function for a column kind, or None when the service sends none."""
+    kind = column.kind
+    if column.options and kind in ("Picklist", "State", "Status", "Boolean"):
+        options = column.options
+        return lambda v: options.get(int(v), str(v))
+    if kind == "MultiSelectPicklist":
+        options = column.options
+        return lambda v: "; ".join(options.get(int(x), x) for x in str(v).split(",") if x)
+    if kind == "Integer":
+        return lambda v: f"{int(v):,}"
+    if kind in ("Decimal", "Double"):
+        decimals = column.precision
+        return lambda v: format_number(float(v), decimals)
+    if kind == "DateTime":
+        date_only = column.date_only or column.date_format_only
+        if column.date_only:
+            return lambda v: format_datetime(str(v) + "T00:00:00Z", True)
+        return lambda v: format_datetime(str(v), date_only)
+    return None
+
+
+@dataclass
+class Slot:
+    """One output property: where its value sits in the SQL row and how to annotate it."""
+
+    column: Column
+    position: int
+    type_position: int  # hidden owner/customer type, -1 when not polymorphic
+    format: Callable[[Any], str] | None
+    boolean: bool
+
+
+class RowEncoder:
+    """Encodes rows of one table for one selection and one annotation preference."""
+
+    def __init__(self, schema: Schema, table: Table, columns: Sequence[Column], annotations: Annotations) -> None:
+        self.schema = schema
+        self.table = table
+        self.annotations = annotations
+        self.sql_columns: list[str] = []
+        self.slots: list[Slot] = []
+        for column in columns:
+            position = len(self.sql_columns)
+            self.sql_columns.append(column.prop)
+            type_position = -1
+            if polymorphic(column):
+                type_position = len(self.sql_columns)
+                self.sql_columns.append(type_column(column))
+            self.slots.append(Slot(column, position, type_position, formatter(column),
+                                   column.edm == "Edm.Boolean"))
+        version = table.columns.get("versionnumber")
+        self.version_position = -1
+        if version is not None:
+            self.version_position = len(self.sql_columns)
+            self.sql_columns.append(version.prop)
+        self.key_position = len(self.sql_columns)
+        self.sql_columns.append(table.columns[table.pk].prop)
+        self.want_formatted = annotations.wants(FORMATTED)
+        self.want_lookup = annotations.wants(LOOKUP_NAME)
+        self.want_navigation = annotations.wants(NAVIGATION)
+        self.money_symbol_position = -1
+        currency = table.columns.get("transactioncurrencyid")
+        if currency is not None and any(c.kind == "Money" for c in columns):
+            self.money_symbol_position = self.sql_columns.index(currency.prop) if currency.prop in \
+                self.sql_columns else -1
+        self.simple = not annotations.any and not any(s.boolean for s in self.slots)
+
+    def select_sql(self, alias: str) -> str:
+        return ", ".join(f"{alias}.{quote(c)}" for c in self.sql_columns)
+
+    def key_of(self, row: Sequence[Any]) -> str:
+        return str(row[self.key_position])
+
+    def encode(self, rows: Sequence[Sequence[Any]], connection: sqlite3.Connection) -> list[dict[str, Any]]:
+        names = self._lookup_names(rows, connection) if self.want_formatted else {}
+        symbols = self._currency_symbols(rows, connection) if self.want_formatted else {}
+        version_position = self.version_position
+        out = []
+        if not self.annotations.any:
+            keys = [s.column.prop for s in self.slots]
+            positions = [s.position for s in self.slots]
+            booleans = [(s.column.prop, s.position) for s in self.slots if s.boolean]
+            for row in rows:
+                item: dict[str, Any] = {"@odata.etag": f'W/"{row[version_position]}"'} if version_position >= 0 \
+                    else {}
+                item.update(zip(keys, (row[p] for p in positions)))
+                for key, position in booleans:
+                    value = row[position]
+                    if value is not None:
+                        item[key] = bool(value)
+                item.setdefault(self.table.columns[self.table.pk].prop, row[self.key_position])
+                out.append(item)
+            return out
+        for row in rows:
+            out.append(self._annotated(row, names, symbols))
+        return out
+
+    def _annotated(self, row: Sequence[Any], names: dict[tuple[str, str], str],
+                   symbols: dict[str, str]) -> dict[str, Any]:
+        item: dict[str, Any] = {}
+        if self.version_position >= 0:
+            item["@odata.etag"] = f'W/"{row[self.version_position]}"'
+        for slot in self.slots:
+            column, value = slot.column, row[slot.position]
+            prop = column.prop
+            if value is not None:
+                if column.is_lookup:
+                    target = row[slot.type_position] if slot.type_position >= 0 else (column.targets or ("",))[0]
+                    if self.want_formatted and (target, value) in names:
+                        item[f"{prop}@{FORMATTED}"] = names[(target, value)]
+                    if self.want_navigation:
+                        item[f"{prop}@{NAVIGATION}"] = navigation_name(column, target)
+                    if self.want_lookup:
+                        item[f"{prop}@{LOOKUP_NAME}"] = target
+                elif self.want_formatted:
+                    if column.kind == "Money":
+                        currency = row[self.money_symbol_position] if self.money_symbol_position >= 0 else None
+                        symbol = symbols.get(str(currency), "$")
+                        amount = float(value)
+                        item[f"{prop}@{FORMATTED}"] = (f"-{symbol}{-amount:,.2f}" if amount < 0
+                                                       else f"{symbol}{amount:,.2f}")
+                    elif slot.format is not None:
+                        item[f"{prop}@{FORMATTED}"] = slot.format(value)
+                if slot.boolean:
+                    value = bool(value)
+            item[prop] = value
+        item.setdefault(self.table.columns[self.table.pk].prop, row[self.key_position])
+        return item
+
+    def _lookup_names(self, rows: Sequence[Sequence[Any]], connection: sqlite3.Connection
+                      ) -> dict[tuple[str, str], str]:
+        wanted: dict[str, set[str]] = {}
+        for slot in self.slots:
+            if not slot.column.is_lookup:
+                continue
+            for row in rows:
+                value = row[slot.position]
+                if value is None:
+                    continue
+                target = row[slot.type_position] if slot.type_position >= 0 else slot.column.targets[0]
+                if target in self.schema.tables:
+                    wanted.setdefault(target, set()).add(value)
+        return primary_names(self.schema, wanted, connection)
+
+    def _currency_symbols(self, rows: Iterable[Sequence[Any]], connection: sqlite3.Connection) -> dict[str, str]:
+        if self.money_symbol_position < 0:
+            return {}
+        result = connection.execute("SELECT transactioncurrencyid, currencysymbol FROM transactioncurrency")
+        return {str(k): str(v) for k, v in result.fetchall()}
+
+
+def navigation_name(column: Column, target: str) -> str:
+    if column.kind == "Customer":
+        return f"{column.logical}_{target}"
+    return column.logical
+
+
+def primary_names(schema: Schema, wanted: dict[str, set[str]], connection: sqlite3.Connection
+                  ) -> dict[tuple[str, str], str]:
+    names: dict[tuple[str, str], str] = {}
+    for target, ids in wanted.items():
+        table = schema.tables[target]
+        key = quote(table.columns[table.pk].prop)
+        name = quote(table.columns[table.primary_name].prop)
+        id_list = list(ids)
+        for start in range(0, len(id_list), 900):
+            chunk = id_list[start:start + 900]
+            marks = ", ".join("?" for _ in chunk)
+            query = f"SELECT {key}, {name} FROM {quote(target)} WHERE {key} IN ({marks})"
+            for found_key, found_name in connection.execute(query, chunk):
+                names[(target, str(found_key))] = "" if found_name is None else str(found_name)
+    return names

@@ -1,0 +1,162 @@
+"""The sandbox's embedded database (stdlib sqlite3).
+
+Owns: the SQLite file, its layout (one table per Dataverse table, one column per Web API property
+name, plus hidden `__type_<lookup>` columns naming the target table of polymorphic lookups), the
+per-thread connections, the writer lock and the version-number counter behind `@odata.etag`.
+String columns use NOCASE collation because Dataverse compares strings case-insensitively.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from d365conn.sandbox.model import Column, Schema, Table
+
+SCHEMA_VERSION = "1"
+SQL_TYPES = {
+    "Edm.String": "TEXT COLLATE NOCASE", "Edm.Guid": "TEXT COLLATE NOCASE", "Edm.Int32": "INTEGER",
+    "Edm.Int64": "INTEGER", "Edm.Decimal": "REAL", "Edm.Double": "REAL", "Edm.Boolean": "INTEGER",
+    "Edm.DateTimeOffset": "TEXT", "Edm.Date": "TEXT", "Edm.Binary": "BLOB",
+}
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def type_column(column: Column) -> str:
+    """The hidden column holding the target table of a polymorphic lookup."""
+    return f"__type_{column.logical}"
+
+
+def polymorphic(column: Column) -> bool:
+    return column.kind in ("Customer", "Owner")
+
+
+def create_table_sql(table: Table, first: list[str] | None = None) -> str:
+    """`first` lists the properties usually filled: SQLite stores trailing NULLs for free, so putting
+    them first keeps the wide, mostly-null rows of the real account table short on disk."""
+    parts = []
+    order = {prop: i for i, prop in enumerate(first or [])}
+    columns = sorted(table.columns.values(), key=lambda c: order.get(c.prop, len(order)))
+    for column in columns:
+        sql_type = SQL_TYPES[column.edm]
+        suffix = " PRIMARY KEY" if column.logical == table.pk else ""
+        parts.append(f"{quote(column.prop)} {sql_type}{suffix}")
+        if polymorphic(column):
+            parts.append(f"{quote(type_column(column))} TEXT")
+    return f"CREATE TABLE IF NOT EXISTS {quote(table.logical)} ({', '.join(parts)})"
+
+
+def index_sql(schema: Schema, table: Table) -> list[str]:
+    statements = []
+    for column in table.columns.values():
+        # Only lookups that navigation can follow (target modelled here) need an index.
+        if column.is_lookup and any(t in schema.tables for t in column.targets) and column.logical not in (
+                "createdby", "modifiedby", "createdonbehalfby", "modifiedonbehalfby"):
+            statements.append(f"CREATE INDEX IF NOT EXISTS {quote('ix_' + table.logical + '_' + column.logical)} "
+                              f"ON {quote(table.logical)} ({quote(column.prop)})")
+    name = table.columns[table.primary_name].prop
+    statements.append(f"CREATE INDEX IF NOT EXISTS {quote('ix_' + table.logical + '_name')} "
+                      f"ON {quote(table.logical)} ({quote(name)})")
+    for key in table.alternate_keys:
+        cols = ", ".join(quote(table.columns[k].prop) for k in key)
+        statements.append(f"CREATE UNIQUE INDEX IF NOT EXISTS {quote('ak_' + table.logical + '_' + '_'.join(key))} "
+                          f"ON {quote(table.logical)} ({cols})")
+    return statements
+
+
+class Store:
+    """One SQLite database; connections are per thread, writes are serialised by `write()`."""
+
+    def __init__(self, schema: Schema, data_dir: str | None = None) -> None:
+        self.schema = schema
+        self._temp_dir = None if data_dir else tempfile.mkdtemp(prefix="d365sandbox-")
+        directory = data_dir or self._temp_dir or "."
+        os.makedirs(directory, exist_ok=True)
+        self.path = os.path.join(directory, "sandbox.sqlite3")
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+
+    # -- connections -------------------------------------------------------------------------
+    def connect(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                                         timeout=30.0)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA cache_size=-65536")
+            connection.execute("PRAGMA temp_store=MEMORY")
+            self._local.connection = connection
+            with self._connections_lock:
+                self._connections.append(connection)
+        return connection
+
+    def raw_connection(self) -> sqlite3.Connection:
+        """A connection tuned for bulk loading (no journal, no fsync)."""
+        connection = sqlite3.connect(self.path, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=OFF")
+        connection.execute("PRAGMA synchronous=OFF")
+        connection.execute("PRAGMA cache_size=-262144")
+        return connection
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: all-or-nothing, one writer at a time (change sets, bulk actions)."""
+        with self._write_lock:
+            connection = self.connect()
+            if connection.in_transaction:  # nested (a change set inside a batch): join the outer one
+                yield connection
+                return
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    def next_version(self, connection: sqlite3.Connection) -> int:
+        row = connection.execute("UPDATE __meta SET value = CAST(value AS INTEGER) + 1 "
+                                 "WHERE key = 'version' RETURNING value").fetchone()
+        return int(row[0])
+
+    # -- layout ------------------------------------------------------------------------------
+    def meta(self) -> dict[str, str]:
+        try:
+            rows = self.connect().execute("SELECT key, value FROM __meta").fetchall()
+        except sqlite3.OperationalError:
+            return {}
+        return {str(k): str(v) for k, v in rows}
+
+    def create(self, connection: sqlite3.Connection, first: dict[str, list[str]] | None = None) -> None:
+        connection.execute("CREATE TABLE IF NOT EXISTS __meta (key TEXT PRIMARY KEY, value TEXT)")
+        for table in self.schema.tables.values():
+            connection.execute(f"DROP TABLE IF EXISTS {quote(table.logical)}")
+            connection.execute(create_table_sql(table, (first or {}).get(table.logical)))
+
+    def create_indexes(self, connection: sqlite3.Connection) -> None:
+        for table in self.schema.tables.values():
+            for statement in index_sql(self.schema, table):
+                connection.execute(statement)
+        connection.execute("ANALYZE")
+
+    def close(self) -> None:
+        with self._connections_lock:
+            for connection in self._connections:
+                try:
+                    connection.close()
+                except sqlite3.Error:
+                    pass
+            self._connections.clear()
+        if self._temp_dir:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
