@@ -207,6 +207,11 @@ class Config:
     schema_refresh: str = "version"
     autocommit: bool = True
     application_name: str | None = None
+    continue_on_error: bool = False
+    optimistic_concurrency: bool = False
+    allow_unfiltered_writes: bool = False
+    batch_size: int = 1000
+    use_bulk_actions: str = "auto"
 
     @classmethod
     def from_options(cls, options: Mapping[str, str]) -> Config:
@@ -232,6 +237,8 @@ class Config:
             )
         if not re.match(r"^https?://[^/\s]+", self.service_url):
             raise ConfigurationError("ServiceURL must be an absolute http(s) URL, e.g. https://<org>.crm.dynamics.com/api/data/v9.2/")
+        if not 1 <= self.batch_size <= 1000:
+            raise ConfigurationError(f"BatchSize must be between 1 and 1000 (the $batch limit); got {self.batch_size}")
         if self.page_size < 0 or self.retry_count < 0:
             raise ConfigurationError("WSFetchSize and WSRetryCount must not be negative")
         if self.read_timeout <= 0 or self.connect_timeout <= 0 or self.statement_timeout < 0:

@@ -175,6 +175,26 @@ class Cursor:
             raise StopIteration
         return row
 
+    # -- Arrow and pandas (the conversion lives in arrow.py) -----------------------------------
+
+    def fetch_arrow_table(self) -> Any:
+        """All remaining rows as a ``pyarrow.Table`` typed from ``description``."""
+        from .arrow import arrow_table
+
+        return arrow_table(self)
+
+    def fetch_record_batches(self, batch_size: int = 65_536) -> Any:
+        """The remaining rows as a lazy ``pyarrow.RecordBatchReader`` of ``batch_size``-row batches."""
+        from .arrow import record_batch_reader
+
+        return record_batch_reader(self, batch_size)
+
+    def fetch_df(self, dtype_backend: str = "numpy_nullable") -> Any:
+        """All remaining rows as a pandas DataFrame (needs the ``pandas`` extra)."""
+        from .arrow import dataframe
+
+        return dataframe(self, dtype_backend)
+
     def nextset(self) -> bool | None:
         """d365conn statements produce one result set: always None (PEP 249)."""
         self._check_open()

@@ -119,7 +119,7 @@ class TokenEndpointError(AuthenticationError):
         description: str | None = None,
         **kwargs: object,
     ) -> None:
-        super().__init__(message, **kwargs)
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.aadsts = aadsts
         self.description = description
 
@@ -188,8 +188,34 @@ class QueryLimitError(OperationalError):
     """The service refused a query for exceeding a limit (for example the 50,000-row aggregate)."""
 
 
+class BatchError(DatabaseError):
+    """Some rows of a batched write failed (``executemany``, ``commit()``).
+
+    ``failures`` lists ``(row, error)`` pairs in row order: ``row`` is the 0-based index of the
+    parameter set (or queued statement's row) that failed, ``error`` the precise exception the
+    service's answer maps to (``DuplicateRecordError``, ``ValidationError``...). ``applied`` is the
+    number of rows the service did apply; ``atomic`` says whether the failure rolled back the whole
+    change set it was in (so no row of that set was applied).
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        failures: list[tuple[int, Error]] | None = None,
+        applied: int = 0,
+        atomic: bool = False,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.failures = list(failures or [])
+        self.applied = applied
+        self.atomic = atomic
+
+
 __all__ = [
     "AuthenticationError",
+    "BatchError",
     "ConcurrencyError",
     "ConfigurationError",
     "DataError",

@@ -107,10 +107,16 @@ def _bind_prerequisites(service: Service, plan: Plan, deadline: float | None) ->
 
 
 def _load_catalog_relation(service: Service, engine: LocalEngine, relation: str) -> None:
-    schema, _, name = relation.rpartition(".")
-    names, types, rows = service.catalog.relation_rows(relation)
-    columns = [LocalColumn(n, t) for n, t in zip(names, types)]
-    engine.load(name, columns, iter(rows), schema=schema or None)
+    """Fill an INFORMATION_SCHEMA relation from the catalog, in the column order the planner expects."""
+    from .planner import CATALOG_VIEWS
+
+    view = relation.removeprefix("information_schema_").upper()
+    names, rows = service.catalog.information_schema_rows()[view]
+    index = {n.casefold(): i for i, n in enumerate(names)}
+    wanted = CATALOG_VIEWS[relation]
+    picks = [index.get(name.casefold()) for name, _ in wanted]
+    columns = [LocalColumn(name, edm) for name, edm in wanted]
+    engine.load(relation, columns, (tuple(None if i is None else row[i] for i in picks) for row in rows))
 
 
 def _column_info(col: ResultColumn) -> ColumnInfo:

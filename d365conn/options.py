@@ -186,6 +186,25 @@ OPTIONS: tuple[OptionSpec, ...] = (
                "Apply each write at once (default) or queue writes until commit().", default=True),
     OptionSpec("ApplicationName", "application_name", "str", "Added to the User-Agent header.",
                aliases=("UserAgent", "AppName")),
+    OptionSpec("ContinueOnError", "continue_on_error", "bool",
+               "executemany() and commit(): keep going after a failed row and report every failed row "
+               "in one BatchError (the rows that succeeded stay applied; no change sets). Off: each batch "
+               "is one atomic change set that stops at the first failure (docs/writes.md).",
+               aliases=("ContinueOnErrors",), default=False),
+    OptionSpec("OptimisticConcurrency", "optimistic_concurrency", "bool",
+               "UPDATE and DELETE by a non-key WHERE send each matched row's etag as `If-Match`, so a row "
+               "changed after it was matched fails with ConcurrencyError instead of being overwritten.",
+               aliases=("ConcurrencyCheck",), default=False),
+    OptionSpec("AllowUnfilteredWrites", "allow_unfiltered_writes", "bool",
+               "Allow UPDATE and DELETE without a WHERE clause (every row of the table).",
+               aliases=("AllowUpdateWithoutWhere",), default=False),
+    OptionSpec("BatchSize", "batch_size", "int",
+               "Rows per `$batch` request or bulk action call (1-1000; `$batch` holds at most 1,000 requests).",
+               aliases=("WriteBatchSize",), default=1000),
+    OptionSpec("UseBulkActions", "use_bulk_actions", "choice",
+               "executemany() through CreateMultiple/UpdateMultiple/UpsertMultiple: `auto` when the table "
+               "supports them (probed once), `true` always, `false` never (then `$batch`).",
+               aliases=("BulkActions",), default="auto", choices=("auto", "true", "false")),
 )
 
 

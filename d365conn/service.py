@@ -22,6 +22,11 @@ Params = Sequence[Any] | Mapping[str, Any] | None
 
 _LEADING_COMMENTS = re.compile(r"^\s*(?:(?:--[^\n]*\n)|(?:/\*.*?\*/)|\s)*", re.DOTALL)
 _FIRST_WORD = re.compile(r"[A-Za-z]+")
+#: Valid SQL that d365conn does not run (DDL, sessions, privileges): NotSupportedError, not a syntax error.
+_OTHER_SQL_STATEMENTS = frozenset(
+    "CREATE DROP ALTER TRUNCATE RENAME GRANT REVOKE DENY BEGIN START COMMIT ROLLBACK SAVEPOINT SET SHOW "
+    "USE DESCRIBE DESC ANALYZE VACUUM COPY LOCK DECLARE PRAGMA ATTACH DETACH COMMENT REPLACE".split()
+)
 
 
 def statement_keyword(sql: str) -> str:
@@ -90,7 +95,14 @@ class Service:
             return self._call_statement(sql, params)
         if not keyword:
             raise exc.ProgrammingError("empty statement")
-        raise exc.NotSupportedError(f"{keyword} statements are not supported; d365conn runs SELECT and EXPLAIN")
+        if keyword in _OTHER_SQL_STATEMENTS:
+            raise exc.NotSupportedError(
+                f"{keyword} statements are not supported: d365conn runs SELECT, EXPLAIN and CALL"
+            )
+        raise exc.ProgrammingError(
+            f"syntax error at line 1: {keyword!r} does not start a statement d365conn knows "
+            "(SELECT, WITH, EXPLAIN, CALL)"
+        )
 
     def executemany(self, sql: str, params_list: Sequence[Params], *, autocommit: bool) -> Result:
         keyword = statement_keyword(sql)
@@ -99,9 +111,7 @@ class Service:
         raise exc.ProgrammingError("executemany() is for INSERT, UPDATE, DELETE and MERGE; use execute() for queries")
 
     def _plan(self, sql: str, params: Params) -> Any:
-        from .planner import plan_statement
-
-        return plan_statement(
+        return self._plan_cache.plan(
             sql, params, self.catalog, self.capabilities, dialect=self.config.sql_dialect,
             page_size=self.config.page_size or None,
         )
@@ -118,8 +128,7 @@ class Service:
         return Result(columns=columns, rows=rows, on_close=on_close)
 
     def _explain(self, sql: str, params: Params) -> Result:
-        inner = re.sub(r"^\s*EXPLAIN\s+", "", _LEADING_COMMENTS.sub("", sql, count=1), count=1, flags=re.IGNORECASE)
-        plan = self._plan(inner, params)
+        plan = self._plan(_LEADING_COMMENTS.sub("", sql, count=1), params)  # the planner reads EXPLAIN itself
         lines = plan.explain(self.config.service_root)
         col = ColumnInfo("plan", "Edm.String", display_size_for("Edm.String", None, None))
         return Result(columns=[col], rows=iter([(line,) for line in lines]))

@@ -14,6 +14,7 @@ Naming follows the Dataverse TDS endpoint so queries port between the two:
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -23,7 +24,8 @@ ColumnRole = Literal[
     "attribute",  # a plain property: value = row[property]
     "lookup",  # a lookup's GUID: value = row["_x_value"]
     "lookup_name",  # a lookup's display name: row["_x_value@OData.Community.Display.V1.FormattedValue"]
-    "lookup_type",  # a polymorphic lookup's target table: row["_x_value@Microsoft.Dynamics.CRM.lookuplogicalname"]
+    # a polymorphic lookup's target table: row["_x_value@Microsoft.Dynamics.CRM.lookuplogicalname"]
+    "lookup_type",
     "choice",  # a choice's integer value (choice, state, status)
     "choice_name",  # a choice's label: row["x@OData.Community.Display.V1.FormattedValue"]
     "multichoice",  # multi-select choice: the service sends "1,2,3"; exposed as that text
@@ -88,7 +90,8 @@ class Column:
     #: value is the member name as a string, ``options`` hold the members.
     enum_type: str | None = None
 
-    @property
+    # ``builtins.property``: the field named ``property`` above shadows the builtin in this class body.
+    @builtins.property
     def display_size(self) -> int | None:
         return self.max_length
 

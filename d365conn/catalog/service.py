@@ -81,7 +81,7 @@ def parse_bc_endpoint(service_url: str) -> BCEndpoint:
     elif (api_at := _root_at_api(folded)) is not None:
         root_at = api_at
         surface = "api"
-        root_len = 3 if folded[root_at + 1] == "v2.0" else 4
+        root_len = 2 if folded[root_at + 1] == "v2.0" else 4
     else:
         raise ValueError(f"not a Business Central URL (no ODataV4/ or api/ segment): {service_url}")
     online = (parts.hostname or "").casefold() == BC_HOST
@@ -97,7 +97,7 @@ def parse_bc_endpoint(service_url: str) -> BCEndpoint:
     publisher = group = version = None
     if surface == "api":
         api = segments[root_at:root_at + root_len]
-        if root_len == 3:
+        if root_len == 2:
             version = api[1]
         else:
             publisher, group, version = api[1], api[2], api[3]

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import quote
 
+from d365conn.planner.capabilities import Capabilities
+
 # Characters left unescaped in query option values: OData syntax that is not URL-reserved in a
 # query component. Everything else (``& # + % ? =`` and non-ASCII) is percent-encoded, so a
 # literal can never end an option early or start a new one.
@@ -40,6 +42,8 @@ class ODataQuery:
     filter: str | None = None
     orderby: tuple[str, ...] = ()
     top: int | None = None
+    #: Rows to skip (plain OData and Business Central; Dataverse has no ``$skip``).
+    skip: int | None = None
     count: bool = False
     expand: tuple[str, ...] = ()
     apply: str | None = None
@@ -61,6 +65,8 @@ class ODataQuery:
             opts.append(("$orderby", ",".join(self.orderby)))
         if self.top is not None:
             opts.append(("$top", str(self.top)))
+        if self.skip is not None:
+            opts.append(("$skip", str(self.skip)))
         if self.count:
             opts.append(("$count", "true"))
         opts.extend(self.extra)
@@ -87,6 +93,8 @@ class OutputColumn:
 
     ``path`` is the JSON key, or several keys for values inside an expanded lookup
     (``("primarycontactid", "fullname")``) or an aggregate alias. ``edm_type`` picks the converter.
+    A missing key, or a null object on the way (an expanded lookup that is empty), reads as NULL:
+    Dataverse omits null group keys from ``$apply`` results.
     """
 
     name: str
@@ -107,6 +115,8 @@ class Scan:
 
     ``limit`` is enforced by the client (Dataverse ignores ``$top`` when a page size is preferred).
     ``kind == "count"`` reads a bare number (``/$count``) as one row with one column.
+    ``page_size`` is the ``odata.maxpagesize`` to prefer (None: the connection's default); the
+    planner lowers it to ``limit`` when fewer rows are wanted, so no page carries unused rows.
     """
 
     alias: str
@@ -117,6 +127,7 @@ class Scan:
     kind: ScanKind = "rows"
     #: Ask for formatted values / lookup annotations (needed for ``<x>name`` and ``<x>type`` columns).
     annotations: bool = False
+    page_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -143,7 +154,17 @@ class Plan:
       (the 50,000-row aggregate limit: aggregate locally over a streamed scan).
     - ``notes``: why each piece runs where it runs, for EXPLAIN.
     - ``prerequisites``: plans whose results must be known first (``IN (SELECT ...)`` run inner-first);
-      their rows are bound into ``deferred`` placeholders of this plan by the executor.
+      the executor runs each, then calls ``planner.resolve_prerequisites`` with their values.
+    - ``collation``: the DuckDB collation the executor sets as ``default_collation`` on the engine
+      connection before running ``local_sql`` (``"nocase"`` for Dataverse, whose string comparisons,
+      grouping and ordering are case-insensitive), so that local evaluation has the service's
+      semantics. LIKE is already written as ILIKE where that applies. None: binary.
+    - ``is_explain``: the statement was ``EXPLAIN <sql>``; this is the plan of ``<sql>``, to be shown
+      (``explain()``) rather than run.
+    - ``catalog_relations``: relations answered from the catalog (``information_schema_tables``...),
+      see ``planner.catalog_views`` for their columns; the executor loads them before ``local_sql``.
+    - The local SQL relies on DuckDB's default ``preserve_insertion_order = true`` where it applies
+      LIMIT/OFFSET to a scan the service already ordered.
     """
 
     scans: tuple[Scan, ...]
@@ -154,6 +175,8 @@ class Plan:
     prerequisites: tuple[Prerequisite, ...] = ()
     #: For INFORMATION_SCHEMA and other catalog queries answered without the service.
     catalog_relations: tuple[str, ...] = field(default_factory=tuple)
+    collation: str | None = None
+    is_explain: bool = False
 
     def explain(self, service_root: str = "") -> list[str]:
         """Human-readable lines: every request URL and what runs locally."""
@@ -181,10 +204,20 @@ class Plan:
 class Prerequisite:
     """A subquery run before the main plan; its single column's values replace ``placeholder``.
 
-    The planner writes the main plan with ``placeholder`` where the values belong (in an OData
-    filter the executor substitutes typed OData literals; in local SQL, SQL literals).
+    The planner writes the main plan with ``placeholder`` where the IN test belongs in a scan's
+    ``$filter``; ``planner.resolve_prerequisites`` writes the test for the values found
+    (``property``/``name``/``edm_type`` say how) or, when the values would not fit in a URL,
+    returns ``overflow``: the same statement with the subquery evaluated locally.
     """
 
     placeholder: str
     plan: Plan
     edm_type: str
+    #: The filtered property path (``_parentcustomerid_value``) and the attribute's logical name
+    #: (``parentcustomerid``, what Dataverse query functions take as PropertyName).
+    property: str = ""
+    name: str = ""
+    nullable: bool = True
+    negated: bool = False
+    capabilities: Capabilities | None = None
+    overflow: Plan | None = None

@@ -8,57 +8,47 @@ Primary keys are generated and then sorted, so insertion order is key order (the
 returns rows in without `$orderby`) and key-ordered scans read the table sequentially.
 """
 
+# ruff: noqa: S608, S311 - SQL is built from the table model's quoted identifiers; values are bound; the generator is seeded for reproducible sample data, not for secrets
+
 from __future__ import annotations
 
+import gc
 import math
 import random
 import sqlite3
-import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, ClassVar
 
+from d365conn.sandbox.model import load_json_resource
 from d365conn.sandbox.store import Store, quote
 
 CHUNK = 20_000
-FIRST_NAMES = ("James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William Barbara Richard "
-               "Susan Joseph Jessica Thomas Sarah Charles Karen Christopher Lisa Daniel Nancy Matthew Betty "
-               "Anthony Sandra Mark Margaret Donald Ashley Steven Kimberly Andrew Emily Paul Donna Joshua Michelle "
-               "Kenneth Carol Kevin Amanda Brian Melissa George Deborah Timothy Stephanie Yvonne Nuno Aiko Sven "
-               "Ingrid Ravi Priya Mateo Lucia Olu Chen Wei Fatima Omar Zoe Liam Noah Emma Olivia Amelia Ava").split()
-LAST_NAMES = ("Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez Gonzalez "
-              "Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White Harris Sanchez Clark "
-              "Ramirez Lewis Robinson Walker Young Allen King Wright Scott Torres Nguyen Hill Flores Green Adams "
-              "Nelson Baker Hall Rivera Campbell Mitchell Carter Roberts O'Brian Müller Schmidt Rossi Dubois "
-              "Tanaka Kowalski Jensen Silva Novak Horvat Petrov Larsen Okafor Haddad").split()
-NAME_WORDS = ("Contoso Fabrikam Adventure Works Northwind Litware Tailspin Wingtip Proseware Alpine Blue Yonder "
-              "Coho Fourth Coffee Lucerne Margie Trey Humongous Wide World Woodgrove Graphic Design Relecloud "
-              "Southridge Datum Consolidated Messenger Bellows Lamna Munson Nod Publishers Phone Company Trey "
-              "Research Vanarsdel Alpine Ski House School Fine Arts Boreal Cascade Summit Harbor Granite Meridian "
-              "Pioneer Sterling Apex Crescent Evergreen Horizon Keystone Liberty Pinnacle Redwood Silverline").split()
-NAME_SUFFIXES = ("Inc.", "Ltd", "LLC", "Group", "Corporation", "Partners", "Holdings", "GmbH", "S.A.", "& Co.",
-                 "Industries", "Systems", "Labs", "Trading", "Logistics")
-CITIES = (("Seattle", "WA", "United States", 47.61, -122.33), ("Redmond", "WA", "United States", 47.67, -122.12),
-          ("New York", "NY", "United States", 40.71, -74.01), ("Chicago", "IL", "United States", 41.88, -87.63),
-          ("Austin", "TX", "United States", 30.27, -97.74), ("Denver", "CO", "United States", 39.74, -104.99),
-          ("Boston", "MA", "United States", 42.36, -71.06), ("Atlanta", "GA", "United States", 33.75, -84.39),
-          ("Toronto", "ON", "Canada", 43.65, -79.38), ("Vancouver", "BC", "Canada", 49.28, -123.12),
-          ("London", "England", "United Kingdom", 51.51, -0.13), ("Manchester", "England", "United Kingdom", 53.48, -2.24),
-          ("Dublin", "Leinster", "Ireland", 53.35, -6.26), ("Paris", "Île-de-France", "France", 48.86, 2.35),
-          ("Berlin", "Berlin", "Germany", 52.52, 13.41), ("München", "Bayern", "Germany", 48.14, 11.58),
-          ("Amsterdam", "Noord-Holland", "Netherlands", 52.37, 4.90), ("Madrid", "Madrid", "Spain", 40.42, -3.70),
-          ("Sydney", "NSW", "Australia", -33.87, 151.21), ("Tokyo", "Tokyo", "Japan", 35.68, 139.69))
-STREETS = ("Main St", "Oak Ave", "Pine St", "Maple Dr", "Cedar Ln", "Elm St", "Lake Rd", "Hill St", "Park Ave",
-           "1st Ave", "Market St", "Church Rd", "Station Rd", "High St", "River Rd")
+_WORDS = load_json_resource("sample_words.json")
+FIRST_NAMES: tuple[str, ...] = tuple(_WORDS["first_names"])
+LAST_NAMES: tuple[str, ...] = tuple(_WORDS["last_names"])
+NAME_WORDS: tuple[str, ...] = tuple(_WORDS["name_words"])
+NAME_SUFFIXES: tuple[str, ...] = tuple(_WORDS["name_suffixes"])
+#: (city, state or province, country, latitude, longitude)
+CITIES: tuple[tuple[str, str, str, float, float], ...] = tuple(tuple(c) for c in _WORDS["cities"])
+STREETS: tuple[str, ...] = tuple(_WORDS["streets"])
+OPPORTUNITY_WORDS: tuple[str, ...] = tuple(_WORDS["opportunity_words"])
 CURRENCIES = (("US Dollar", "USD", "$", 1.0), ("Euro", "EUR", "€", 0.92), ("British Pound", "GBP", "£", 0.79))
-OPPORTUNITY_WORDS = ("licences", "units", "seats", "support renewal", "consulting days", "servers", "laptops",
-                     "subscriptions", "upgrade", "training")
 EPOCH = datetime(2019, 1, 1, tzinfo=timezone.utc)
 SPAN_SECONDS = 6 * 365 * 86400
 
 
+def _guid(bits: int) -> str:
+    """A version-4 GUID string from 128 random bits (what uuid.UUID(int=..., version=4) gives,
+    without building UUID objects: this runs millions of times)."""
+    h = f"{bits:032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
 def _guids(rng: random.Random, count: int) -> list[str]:
-    return sorted(str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(count))
+    getrandbits = rng.getrandbits
+    return sorted([_guid(getrandbits(128)) for _ in range(count)])
 
 
 def _timestamps(rng: random.Random, count: int) -> list[str]:
@@ -95,9 +85,11 @@ class Generator:
         self.campaign_days = [d + "T00:00:00Z" for d in _dates(rng, date(2022, 1, 1), 1000, 512)]
         self.birthdates = _dates(rng, date(1950, 1, 1), 365 * 50, 2048)
         self.close_dates = _dates(rng, date(2023, 1, 1), 900, 1024)
-        self.aux_guids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(4096)]
+        self.aux_guids = [_guid(rng.getrandbits(128)) for _ in range(4096)]
         self.version = 1_000_000
-        self.account_names = [f"{a} {b} {c}" for a in NAME_WORDS for b in NAME_WORDS if a != b for c in NAME_SUFFIXES]
+        self.account_names = [
+            f"{a} {b} {c}" for a in NAME_WORDS for b in NAME_WORDS if a != b for c in NAME_SUFFIXES
+        ]
         rng.shuffle(self.account_names)
 
     def _next_version(self) -> int:
@@ -106,50 +98,159 @@ class Generator:
 
     # -- small tables ----------------------------------------------------------------------
     def currencies(self) -> tuple[list[str], Iterator[Sequence[Any]]]:
-        columns = ["transactioncurrencyid", "currencyname", "isocurrencycode", "currencysymbol", "exchangerate",
-                   "currencyprecision", "statecode", "statuscode", "createdon", "modifiedon", "_createdby_value",
-                   "_modifiedby_value", "versionnumber"]
-        rows = [(cid, name, iso, symbol, rate, 2, 0, 1, self.stamps[0], self.stamps[0], self.user_ids[0],
-                 self.user_ids[0], self._next_version())
-                for cid, (name, iso, symbol, rate) in zip(self.currency_ids, CURRENCIES)]
+        columns = [
+            "transactioncurrencyid",
+            "currencyname",
+            "isocurrencycode",
+            "currencysymbol",
+            "exchangerate",
+            "currencyprecision",
+            "statecode",
+            "statuscode",
+            "createdon",
+            "modifiedon",
+            "_createdby_value",
+            "_modifiedby_value",
+            "versionnumber",
+        ]
+        rows = [
+            (
+                cid,
+                name,
+                iso,
+                symbol,
+                rate,
+                2,
+                0,
+                1,
+                self.stamps[0],
+                self.stamps[0],
+                self.user_ids[0],
+                self.user_ids[0],
+                self._next_version(),
+            )
+            for cid, (name, iso, symbol, rate) in zip(self.currency_ids, CURRENCIES, strict=True)
+        ]
         return columns, iter(rows)
 
     def units(self) -> tuple[list[str], Iterator[Sequence[Any]]]:
-        columns = ["businessunitid", "name", "divisionname", "address1_city", "isdisabled",
-                   "_parentbusinessunitid_value", "_transactioncurrencyid_value", "createdon", "modifiedon",
-                   "_createdby_value", "_modifiedby_value", "versionnumber"]
+        columns = [
+            "businessunitid",
+            "name",
+            "divisionname",
+            "address1_city",
+            "isdisabled",
+            "_parentbusinessunitid_value",
+            "_transactioncurrencyid_value",
+            "createdon",
+            "modifiedon",
+            "_createdby_value",
+            "_modifiedby_value",
+            "versionnumber",
+        ]
         names = ["contoso", "Sales", "Service", "Marketing", "Operations"]
-        rows = [(uid, names[i % len(names)], names[i % len(names)], CITIES[i][0], 0,
-                 None if i == 0 else self.unit_ids[0], self.currency_ids[0], self.stamps[i], self.stamps[i],
-                 self.user_ids[0], self.user_ids[0], self._next_version()) for i, uid in enumerate(self.unit_ids)]
+        rows = [
+            (
+                uid,
+                names[i % len(names)],
+                names[i % len(names)],
+                CITIES[i][0],
+                0,
+                None if i == 0 else self.unit_ids[0],
+                self.currency_ids[0],
+                self.stamps[i],
+                self.stamps[i],
+                self.user_ids[0],
+                self.user_ids[0],
+                self._next_version(),
+            )
+            for i, uid in enumerate(self.unit_ids)
+        ]
         return columns, iter(rows)
 
     def users(self) -> tuple[list[str], Iterator[Sequence[Any]]]:
-        columns = ["systemuserid", "fullname", "firstname", "lastname", "domainname", "internalemailaddress",
-                   "title", "isdisabled", "accessmode", "_businessunitid_value", "_parentsystemuserid_value",
-                   "azureactivedirectoryobjectid", "createdon", "modifiedon", "_createdby_value",
-                   "_modifiedby_value", "versionnumber"]
+        columns = [
+            "systemuserid",
+            "fullname",
+            "firstname",
+            "lastname",
+            "domainname",
+            "internalemailaddress",
+            "title",
+            "isdisabled",
+            "accessmode",
+            "_businessunitid_value",
+            "_parentsystemuserid_value",
+            "azureactivedirectoryobjectid",
+            "createdon",
+            "modifiedon",
+            "_createdby_value",
+            "_modifiedby_value",
+            "versionnumber",
+        ]
         rows = []
         for i, uid in enumerate(self.user_ids):
             first, last = FIRST_NAMES[(i * 7) % len(FIRST_NAMES)], LAST_NAMES[(i * 11) % len(LAST_NAMES)]
             if i == 0:
                 first, last = "Sandbox", "Administrator"
             login = f"{first}.{last}{i}".lower().replace("'", "")
-            rows.append((uid, f"{first} {last}", first, last, f"{login}@contoso.onmicrosoft.com",
-                         f"{login}@contoso.com", "Account Manager" if i % 3 else "Sales Director", 0,
-                         4 if i == 1 else 0, self.unit_ids[i % self.n_units], None if i == 0 else self.user_ids[0],
-                         self.aux_guids[i % 4096], self.stamps[i], self.stamps[i], self.user_ids[0],
-                         self.user_ids[0], self._next_version()))
+            rows.append(
+                (
+                    uid,
+                    f"{first} {last}",
+                    first,
+                    last,
+                    f"{login}@contoso.onmicrosoft.com",
+                    f"{login}@contoso.com",
+                    "Account Manager" if i % 3 else "Sales Director",
+                    0,
+                    4 if i == 1 else 0,
+                    self.unit_ids[i % self.n_units],
+                    None if i == 0 else self.user_ids[0],
+                    self.aux_guids[i % 4096],
+                    self.stamps[i],
+                    self.stamps[i],
+                    self.user_ids[0],
+                    self.user_ids[0],
+                    self._next_version(),
+                )
+            )
         return columns, iter(rows)
 
     def teams(self) -> tuple[list[str], Iterator[Sequence[Any]]]:
-        columns = ["teamid", "name", "teamtype", "isdefault", "description", "emailaddress",
-                   "_businessunitid_value", "_administratorid_value", "createdon", "modifiedon",
-                   "_createdby_value", "_modifiedby_value", "versionnumber"]
-        rows = [(tid, "contoso" if i == 0 else f"Team {NAME_WORDS[i]}", 0 if i < 6 else 1, 1 if i == 0 else 0,
-                 None, None, self.unit_ids[i % self.n_units], self.user_ids[i % self.n_users], self.stamps[i],
-                 self.stamps[i], self.user_ids[0], self.user_ids[0], self._next_version())
-                for i, tid in enumerate(self.team_ids)]
+        columns = [
+            "teamid",
+            "name",
+            "teamtype",
+            "isdefault",
+            "description",
+            "emailaddress",
+            "_businessunitid_value",
+            "_administratorid_value",
+            "createdon",
+            "modifiedon",
+            "_createdby_value",
+            "_modifiedby_value",
+            "versionnumber",
+        ]
+        rows = [
+            (
+                tid,
+                "contoso" if i == 0 else f"Team {NAME_WORDS[i]}",
+                0 if i < 6 else 1,
+                1 if i == 0 else 0,
+                None,
+                None,
+                self.unit_ids[i % self.n_units],
+                self.user_ids[i % self.n_users],
+                self.stamps[i],
+                self.stamps[i],
+                self.user_ids[0],
+                self.user_ids[0],
+                self._next_version(),
+            )
+            for i, tid in enumerate(self.team_ids)
+        ]
         return columns, iter(rows)
 
     # -- owner / currency helpers ------------------------------------------------------------
@@ -162,20 +263,72 @@ class Generator:
         return user, "systemuser", user, None, self.unit_ids[((r >> 4) % self.n_users) % self.n_units]
 
     # -- big tables --------------------------------------------------------------------------
-    ACCOUNT_COLUMNS = [
-        "accountid", "name", "accountnumber", "address1_line1", "address1_city", "address1_stateorprovince",
-        "address1_country", "address1_postalcode", "address1_composite", "address1_latitude", "address1_longitude",
-        "address1_addressid", "address2_addressid", "telephone1", "emailaddress1", "websiteurl", "revenue",
-        "revenue_base", "numberofemployees", "industrycode", "accountcategorycode", "customertypecode",
-        "ownershipcode", "preferredcontactmethodcode", "address2_addresstypecode", "address2_freighttermscode",
-        "address2_shippingmethodcode", "shippingmethodcode", "territorycode", "customersizecode",
-        "businesstypecode", "accountclassificationcode", "accountratingcode", "statecode", "statuscode",
-        "createdon", "modifiedon", "lastusedincampaign", "_primarycontactid_value", "_parentaccountid_value",
-        "_ownerid_value", "__type_ownerid", "_owninguser_value", "_owningteam_value", "_owningbusinessunit_value",
-        "_transactioncurrencyid_value", "exchangerate", "_createdby_value", "_modifiedby_value", "creditlimit",
-        "creditlimit_base", "creditonhold", "donotemail", "donotphone", "donotfax", "donotpostalmail",
-        "donotbulkemail", "donotbulkpostalmail", "donotsendmm", "merged", "marketingonly", "participatesinworkflow",
-        "followemail", "description", "versionnumber",
+    ACCOUNT_COLUMNS: ClassVar[list[str]] = [
+        "accountid",
+        "name",
+        "accountnumber",
+        "address1_line1",
+        "address1_city",
+        "address1_stateorprovince",
+        "address1_country",
+        "address1_postalcode",
+        "address1_composite",
+        "address1_latitude",
+        "address1_longitude",
+        "address1_addressid",
+        "address2_addressid",
+        "telephone1",
+        "emailaddress1",
+        "websiteurl",
+        "revenue",
+        "revenue_base",
+        "numberofemployees",
+        "industrycode",
+        "accountcategorycode",
+        "customertypecode",
+        "ownershipcode",
+        "preferredcontactmethodcode",
+        "address2_addresstypecode",
+        "address2_freighttermscode",
+        "address2_shippingmethodcode",
+        "shippingmethodcode",
+        "territorycode",
+        "customersizecode",
+        "businesstypecode",
+        "accountclassificationcode",
+        "accountratingcode",
+        "statecode",
+        "statuscode",
+        "createdon",
+        "modifiedon",
+        "lastusedincampaign",
+        "_primarycontactid_value",
+        "_parentaccountid_value",
+        "_ownerid_value",
+        "__type_ownerid",
+        "_owninguser_value",
+        "_owningteam_value",
+        "_owningbusinessunit_value",
+        "_transactioncurrencyid_value",
+        "exchangerate",
+        "_createdby_value",
+        "_modifiedby_value",
+        "creditlimit",
+        "creditlimit_base",
+        "creditonhold",
+        "donotemail",
+        "donotphone",
+        "donotfax",
+        "donotpostalmail",
+        "donotbulkemail",
+        "donotbulkpostalmail",
+        "donotsendmm",
+        "merged",
+        "marketingonly",
+        "participatesinworkflow",
+        "followemail",
+        "description",
+        "versionnumber",
     ]
 
     def accounts(self) -> tuple[list[str], Iterator[Sequence[Any]]]:
@@ -205,41 +358,138 @@ class Generator:
             credit: float | None = float(((r >> 33) % 100 + 1) * 1000) if (r >> 31) % 3 == 0 else None
             version += 1
             yield (
-                account_id, name, f"ACC-{i + 1:07d}", street, city, state, country, postal,
-                f"{street}\r\n{city}, {state} {postal}\r\n{country}", round(lat + ((r >> 3) % 100) / 1000, 5),
-                round(lon - ((r >> 7) % 100) / 1000, 5), self.aux_guids[r % 4096], self.aux_guids[(r >> 12) % 4096],
+                account_id,
+                name,
+                f"ACC-{i + 1:07d}",
+                street,
+                city,
+                state,
+                country,
+                postal,
+                f"{street}\r\n{city}, {state} {postal}\r\n{country}",
+                round(lat + ((r >> 3) % 100) / 1000, 5),
+                round(lon - ((r >> 7) % 100) / 1000, 5),
+                self.aux_guids[r % 4096],
+                self.aux_guids[(r >> 12) % 4096],
                 f"+1-555-{(r >> 20) % 900 + 100:03d}-{(r >> 14) % 9000 + 1000:04d}",
                 None if (r >> 24) % 7 == 0 else f"info{i}@{name.split(' ')[0].lower()}.example.com",
                 f"https://www.{name.split(' ')[0].lower()}{i}.example.com",
-                revenue, None if revenue is None else round(revenue / rate, 4),
+                revenue,
+                None if revenue is None else round(revenue / rate, 4),
                 None if (r >> 27) % 8 == 0 else (r >> 28) % 20000 + 1,
                 None if (r >> 29) % 5 == 0 else industries[(r >> 33) % 33],
-                1 + (r >> 37) % 2, None if (r >> 38) % 3 else 1 + (r >> 39) % 12, None if (r >> 41) % 2 else 1 + (r >> 42) % 4,
-                1 + (r >> 43) % 5, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-                0 if active else 1, 1 if active else 2, created, created,
+                1 + (r >> 37) % 2,
+                None if (r >> 38) % 3 else 1 + (r >> 39) % 12,
+                None if (r >> 41) % 2 else 1 + (r >> 42) % 4,
+                1 + (r >> 43) % 5,
+                1,
+                1,
+                1,
+                1,
+                1,
+                1,
+                1,
+                1,
+                1,
+                0 if active else 1,
+                1 if active else 2,
+                created,
+                created,
                 None if (r >> 46) % 4 else self.campaign_days[(r >> 47) % 512],
                 contact_ids[i // 2] if i % 2 == 0 and i // 2 < n_contacts else None,
                 ids[(r >> 50) % i] if i > 0 and (r >> 49) % 10 == 0 else None,
-                owner, owner_type, owning_user, owning_team, unit, currency_ids[cur], rate, self.user_ids[0],
-                self.user_ids[(r >> 52) % self.n_users], credit, None if credit is None else round(credit / rate, 4),
-                0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
-                None if (r >> 55) % 3 else f"{name} is a {CURRENCIES[cur][1]}-billed customer based in {city}.",
+                owner,
+                owner_type,
+                owning_user,
+                owning_team,
+                unit,
+                currency_ids[cur],
+                rate,
+                self.user_ids[0],
+                self.user_ids[(r >> 52) % self.n_users],
+                credit,
+                None if credit is None else round(credit / rate, 4),
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                1,
+                None
+                if (r >> 55) % 3
+                else f"{name} is a {CURRENCIES[cur][1]}-billed customer based in {city}.",
                 version,
             )
         self.version = version
 
-    CONTACT_COLUMNS = [
-        "contactid", "firstname", "lastname", "fullname", "yomifullname", "emailaddress1", "telephone1", "jobtitle",
-        "address1_city", "address1_country", "birthdate", "gendercode", "familystatuscode", "preferredcontactmethodcode",
-        "address2_addresstypecode", "address2_freighttermscode", "address2_shippingmethodcode", "shippingmethodcode",
-        "territorycode", "customersizecode", "customertypecode", "haschildrencode", "educationcode", "leadsourcecode",
-        "preferredappointmenttimecode", "_parentcustomerid_value", "__type_parentcustomerid", "_accountid_value",
-        "_ownerid_value", "__type_ownerid", "_owninguser_value", "_owningteam_value", "_owningbusinessunit_value",
-        "_transactioncurrencyid_value", "exchangerate", "annualincome", "annualincome_base", "statecode",
-        "statuscode", "createdon", "modifiedon", "_createdby_value", "_modifiedby_value", "donotemail", "donotphone",
-        "donotfax", "donotpostalmail", "donotbulkemail", "donotbulkpostalmail", "donotsendmm", "merged",
-        "marketingonly", "participatesinworkflow", "followemail", "creditonhold", "isbackofficecustomer",
-        "timezoneruleversionnumber", "address1_addressid", "address2_addressid", "address3_addressid", "versionnumber",
+    CONTACT_COLUMNS: ClassVar[list[str]] = [
+        "contactid",
+        "firstname",
+        "lastname",
+        "fullname",
+        "yomifullname",
+        "emailaddress1",
+        "telephone1",
+        "jobtitle",
+        "address1_city",
+        "address1_country",
+        "birthdate",
+        "gendercode",
+        "familystatuscode",
+        "preferredcontactmethodcode",
+        "address2_addresstypecode",
+        "address2_freighttermscode",
+        "address2_shippingmethodcode",
+        "shippingmethodcode",
+        "territorycode",
+        "customersizecode",
+        "customertypecode",
+        "haschildrencode",
+        "educationcode",
+        "leadsourcecode",
+        "preferredappointmenttimecode",
+        "_parentcustomerid_value",
+        "__type_parentcustomerid",
+        "_accountid_value",
+        "_ownerid_value",
+        "__type_ownerid",
+        "_owninguser_value",
+        "_owningteam_value",
+        "_owningbusinessunit_value",
+        "_transactioncurrencyid_value",
+        "exchangerate",
+        "annualincome",
+        "annualincome_base",
+        "statecode",
+        "statuscode",
+        "createdon",
+        "modifiedon",
+        "_createdby_value",
+        "_modifiedby_value",
+        "donotemail",
+        "donotphone",
+        "donotfax",
+        "donotpostalmail",
+        "donotbulkemail",
+        "donotbulkpostalmail",
+        "donotsendmm",
+        "merged",
+        "marketingonly",
+        "participatesinworkflow",
+        "followemail",
+        "creditonhold",
+        "isbackofficecustomer",
+        "timezoneruleversionnumber",
+        "address1_addressid",
+        "address2_addressid",
+        "address3_addressid",
+        "versionnumber",
     ]
 
     def contacts(self) -> tuple[list[str], Iterator[Sequence[Any]]]:
@@ -262,28 +512,107 @@ class Generator:
             active = (r >> 52) % 12 != 0
             version += 1
             yield (
-                contact_id, first, last, f"{first} {last}", f"{first} {last}",
+                contact_id,
+                first,
+                last,
+                f"{first} {last}",
+                f"{first} {last}",
                 f"{first}.{last}.{i}@example.com".lower().replace("'", ""),
                 f"+1-555-{(r >> 24) % 900 + 100:03d}-{(r >> 34) % 9000 + 1000:04d}",
-                ("Purchasing Manager", "CEO", "CFO", "IT Director", "Buyer", None)[(r >> 40) % 6], city[0], city[2],
+                ("Purchasing Manager", "CEO", "CFO", "IT Director", "Buyer", None)[(r >> 40) % 6],
+                city[0],
+                city[2],
                 None if (r >> 46) % 4 == 0 else self.birthdates[(r >> 47) % 2048],
-                None if (r >> 58) % 3 == 0 else 1 + (r >> 59) % 2, None if (r >> 60) % 2 else 1 + (r >> 61) % 4,
-                1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-                account, "account", account, owner, owner_type, owning_user, owning_team, unit,
-                self.currency_ids[0], 1.0, income, income, 0 if active else 1, 1 if active else 2, created, created,
-                self.user_ids[0], self.user_ids[0], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-                self.aux_guids[r % 4096], self.aux_guids[(r >> 12) % 4096], self.aux_guids[(r >> 50) % 4096], version,
+                None if (r >> 58) % 3 == 0 else 1 + (r >> 59) % 2,
+                None if (r >> 60) % 2 else 1 + (r >> 61) % 4,
+                1,
+                1,
+                1,
+                1,
+                1,
+                1,
+                1,
+                1,
+                1,
+                1,
+                1,
+                1,
+                account,
+                "account",
+                account,
+                owner,
+                owner_type,
+                owning_user,
+                owning_team,
+                unit,
+                self.currency_ids[0],
+                1.0,
+                income,
+                income,
+                0 if active else 1,
+                1 if active else 2,
+                created,
+                created,
+                self.user_ids[0],
+                self.user_ids[0],
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                1,
+                0,
+                0,
+                0,
+                self.aux_guids[r % 4096],
+                self.aux_guids[(r >> 12) % 4096],
+                self.aux_guids[(r >> 50) % 4096],
+                version,
             )
         self.version = version
 
-    OPPORTUNITY_COLUMNS = [
-        "opportunityid", "name", "_parentaccountid_value", "_customerid_value", "__type_customerid",
-        "_parentcontactid_value", "estimatedvalue", "estimatedvalue_base", "actualvalue", "actualvalue_base",
-        "estimatedclosedate", "actualclosedate", "closeprobability", "statecode", "statuscode", "salesstage",
-        "prioritycode", "opportunityratingcode", "purchasetimeframe", "budgetamount", "budgetamount_base",
-        "_ownerid_value", "__type_ownerid", "_owninguser_value", "_owningteam_value", "_owningbusinessunit_value",
-        "_transactioncurrencyid_value", "exchangerate", "createdon", "modifiedon", "_createdby_value",
-        "_modifiedby_value", "isrevenuesystemcalculated", "participatesinworkflow", "description", "versionnumber",
+    OPPORTUNITY_COLUMNS: ClassVar[list[str]] = [
+        "opportunityid",
+        "name",
+        "_parentaccountid_value",
+        "_customerid_value",
+        "__type_customerid",
+        "_parentcontactid_value",
+        "estimatedvalue",
+        "estimatedvalue_base",
+        "actualvalue",
+        "actualvalue_base",
+        "estimatedclosedate",
+        "actualclosedate",
+        "closeprobability",
+        "statecode",
+        "statuscode",
+        "salesstage",
+        "prioritycode",
+        "opportunityratingcode",
+        "purchasetimeframe",
+        "budgetamount",
+        "budgetamount_base",
+        "_ownerid_value",
+        "__type_ownerid",
+        "_owninguser_value",
+        "_owningteam_value",
+        "_owningbusinessunit_value",
+        "_transactioncurrencyid_value",
+        "exchangerate",
+        "createdon",
+        "modifiedon",
+        "_createdby_value",
+        "_modifiedby_value",
+        "isrevenuesystemcalculated",
+        "participatesinworkflow",
+        "description",
+        "versionnumber",
     ]
 
     def opportunities(self) -> tuple[list[str], Iterator[Sequence[Any]]]:
@@ -293,7 +622,7 @@ class Generator:
         rng = random.Random(self.seed * 31 + 3)
         getrandbits = rng.getrandbits
         version = self.version
-        for i, opportunity_id in enumerate(self.opportunity_ids):
+        for _i, opportunity_id in enumerate(self.opportunity_ids):
             r = getrandbits(64)
             account_index = (r >> 2) % self.n_accounts
             account = self.account_ids[account_index]
@@ -305,59 +634,115 @@ class Generator:
             created = self.stamps[(r >> 50) % 8192]
             version += 1
             yield (
-                opportunity_id, f"{(r >> 10) % 500 + 1} {OPPORTUNITY_WORDS[(r >> 16) % 10]} for {company}",
-                account, account, "account",
+                opportunity_id,
+                f"{(r >> 10) % 500 + 1} {OPPORTUNITY_WORDS[(r >> 16) % 10]} for {company}",
+                account,
+                account,
+                "account",
                 self.contact_ids[(r >> 24) % self.n_contacts] if (r >> 23) % 2 else None,
-                value, value, value if state == 1 else None, value if state == 1 else None,
-                self.close_dates[(r >> 36) % 1024], self.close_dates[(r >> 46) % 1024] if state else None,
-                (10, 25, 50, 75, 90)[(r >> 33) % 5] if state == 0 else (100 if state == 1 else 0), state, status,
-                (r >> 38) % 4, 1, 1 + (r >> 39) % 3, None if (r >> 41) % 2 else (r >> 42) % 5,
-                None if (r >> 45) % 3 else value * 1.2, None if (r >> 45) % 3 else value * 1.2,
-                owner, owner_type, owning_user, owning_team, unit, self.currency_ids[0], 1.0, created, created,
-                self.user_ids[0], self.user_ids[0], 1, 0, None, version,
+                value,
+                value,
+                value if state == 1 else None,
+                value if state == 1 else None,
+                self.close_dates[(r >> 36) % 1024],
+                self.close_dates[(r >> 46) % 1024] if state else None,
+                (10, 25, 50, 75, 90)[(r >> 33) % 5] if state == 0 else (100 if state == 1 else 0),
+                state,
+                status,
+                (r >> 38) % 4,
+                1,
+                1 + (r >> 39) % 3,
+                None if (r >> 41) % 2 else (r >> 42) % 5,
+                None if (r >> 45) % 3 else value * 1.2,
+                None if (r >> 45) % 3 else value * 1.2,
+                owner,
+                owner_type,
+                owning_user,
+                owning_team,
+                unit,
+                self.currency_ids[0],
+                1.0,
+                created,
+                created,
+                self.user_ids[0],
+                self.user_ids[0],
+                1,
+                0,
+                None,
+                version,
             )
         self.version = version
 
 
 def load(store: Store, rows: int, seed: int) -> dict[str, int]:
     """Create the tables and fill them; returns row counts per table."""
+    # Millions of tuples that live until inserted: the cyclic GC would rescan them again and again.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     generator = Generator(rows, seed)
-    connection = store.raw_connection()
+    connection = store.raw_connection(check_same_thread=False)
     try:
-        store.create(connection, {"account": generator.ACCOUNT_COLUMNS, "contact": generator.CONTACT_COLUMNS,
-                                  "opportunity": generator.OPPORTUNITY_COLUMNS})
+        store.create(
+            connection,
+            {
+                "account": generator.ACCOUNT_COLUMNS,
+                "contact": generator.CONTACT_COLUMNS,
+                "opportunity": generator.OPPORTUNITY_COLUMNS,
+            },
+        )
         counts: dict[str, int] = {}
-        for table, produce in (("transactioncurrency", generator.currencies), ("businessunit", generator.units),
-                               ("systemuser", generator.users), ("team", generator.teams),
-                               ("account", generator.accounts), ("contact", generator.contacts),
-                               ("opportunity", generator.opportunities)):
+        for table, produce in (
+            ("transactioncurrency", generator.currencies),
+            ("businessunit", generator.units),
+            ("systemuser", generator.users),
+            ("team", generator.teams),
+            ("account", generator.accounts),
+            ("contact", generator.contacts),
+            ("opportunity", generator.opportunities),
+        ):
             columns, source = produce()
             counts[table] = _insert(connection, table, columns, source)
         store.create_indexes(connection)
-        connection.executemany("INSERT OR REPLACE INTO __meta VALUES (?, ?)", [
-            ("version", str(generator.version)), ("rows", str(rows)), ("seed", str(seed)),
-            ("schema", _schema_stamp()),
-        ])
+        connection.executemany(
+            "INSERT OR REPLACE INTO __meta VALUES (?, ?)",
+            [
+                ("version", str(generator.version)),
+                ("rows", str(rows)),
+                ("seed", str(seed)),
+                ("schema", _schema_stamp()),
+            ],
+        )
     finally:
         connection.close()
+        if gc_was_enabled:
+            gc.enable()
     return counts
 
 
 def _schema_stamp() -> str:
     from d365conn.sandbox.store import SCHEMA_VERSION
+
     return SCHEMA_VERSION
 
 
 def _insert(connection: sqlite3.Connection, table: str, columns: list[str], source: Iterator[Sequence[Any]]) -> int:
-    sql = (f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
-           f"VALUES ({', '.join('?' for _ in columns)})")
+    """Insert in CHUNK-row executemany calls, generating the next chunk on this thread while a
+    helper thread has SQLite (which releases the GIL while it steps) write the previous one."""
+    sql = (
+        f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})"
+    )
     total = 0
     connection.execute("BEGIN")
-    while True:
-        chunk = [row for _, row in zip(range(CHUNK), source)]
-        if not chunk:
-            break
-        connection.executemany(sql, chunk)
-        total += len(chunk)
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        pending: Future[Any] | None = None
+        while True:
+            chunk = [row for _, row in zip(range(CHUNK), source, strict=False)]
+            if pending is not None:
+                pending.result()
+            if not chunk:
+                break
+            pending = writer.submit(connection.executemany, sql, chunk)
+            total += len(chunk)
     connection.execute("COMMIT")
     return total

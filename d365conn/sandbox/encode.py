@@ -46,7 +46,8 @@ class Annotations:
 
     def wants(self, name: str) -> bool:
         def match(pattern: str) -> bool:
-            return pattern == "*" or pattern == name or (pattern.endswith(".*") and name.startswith(pattern[:-1]))
+            return pattern in ("*", name) or (pattern.endswith(".*") and name.startswith(pattern[:-1]))
+
         return any(match(p) for p in self.patterns) and not any(match(p) for p in self.excluded)
 
     @property
@@ -103,21 +104,24 @@ class Slot:
 class RowEncoder:
     """Encodes rows of one table for one selection and one annotation preference."""
 
-    def __init__(self, schema: Schema, table: Table, columns: Sequence[Column], annotations: Annotations) -> None:
+    def __init__(
+        self, schema: Schema, table: Table, columns: Sequence[Column], annotations: Annotations
+    ) -> None:
         self.schema = schema
         self.table = table
         self.annotations = annotations
-        self.sql_columns: list[str] = []
+        # The selected properties come first, in output order, so a row maps to its dict with one
+        # zip(); hidden columns (owner/customer types, version, key) follow them.
+        self.sql_columns = [column.prop for column in columns]
         self.slots: list[Slot] = []
-        for column in columns:
-            position = len(self.sql_columns)
-            self.sql_columns.append(column.prop)
+        for position, column in enumerate(columns):
             type_position = -1
             if polymorphic(column):
                 type_position = len(self.sql_columns)
                 self.sql_columns.append(type_column(column))
-            self.slots.append(Slot(column, position, type_position, formatter(column),
-                                   column.edm == "Edm.Boolean"))
+            self.slots.append(
+                Slot(column, position, type_position, formatter(column), column.edm == "Edm.Boolean")
+            )
         version = table.columns.get("versionnumber")
         self.version_position = -1
         if version is not None:
@@ -131,8 +135,9 @@ class RowEncoder:
         self.money_symbol_position = -1
         currency = table.columns.get("transactioncurrencyid")
         if currency is not None and any(c.kind == "Money" for c in columns):
-            self.money_symbol_position = self.sql_columns.index(currency.prop) if currency.prop in \
-                self.sql_columns else -1
+            self.money_symbol_position = (
+                self.sql_columns.index(currency.prop) if currency.prop in self.sql_columns else -1
+            )
         self.simple = not annotations.any and not any(s.boolean for s in self.slots)
 
     def select_sql(self, alias: str) -> str:
@@ -148,12 +153,12 @@ class RowEncoder:
         out = []
         if not self.annotations.any:
             keys = [s.column.prop for s in self.slots]
-            positions = [s.position for s in self.slots]
             booleans = [(s.column.prop, s.position) for s in self.slots if s.boolean]
             for row in rows:
-                item: dict[str, Any] = {"@odata.etag": f'W/"{row[version_position]}"'} if version_position >= 0 \
-                    else {}
-                item.update(zip(keys, (row[p] for p in positions)))
+                item: dict[str, Any] = (
+                    {"@odata.etag": f'W/"{row[version_position]}"'} if version_position >= 0 else {}
+                )
+                item.update(zip(keys, row, strict=False))  # zip stops at the last selected property
                 for key, position in booleans:
                     value = row[position]
                     if value is not None:
@@ -165,8 +170,9 @@ class RowEncoder:
             out.append(self._annotated(row, names, symbols))
         return out
 
-    def _annotated(self, row: Sequence[Any], names: dict[tuple[str, str], str],
-                   symbols: dict[str, str]) -> dict[str, Any]:
+    def _annotated(
+        self, row: Sequence[Any], names: dict[tuple[str, str], str], symbols: dict[str, str]
+    ) -> dict[str, Any]:
         item: dict[str, Any] = {}
         if self.version_position >= 0:
             item["@odata.etag"] = f'W/"{row[self.version_position]}"'
@@ -175,7 +181,9 @@ class RowEncoder:
             prop = column.prop
             if value is not None:
                 if column.is_lookup:
-                    target = row[slot.type_position] if slot.type_position >= 0 else (column.targets or ("",))[0]
+                    target = (
+                        row[slot.type_position] if slot.type_position >= 0 else (column.targets or ("",))[0]
+                    )
                     if self.want_formatted and (target, value) in names:
                         item[f"{prop}@{FORMATTED}"] = names[(target, value)]
                     if self.want_navigation:
@@ -184,11 +192,14 @@ class RowEncoder:
                         item[f"{prop}@{LOOKUP_NAME}"] = target
                 elif self.want_formatted:
                     if column.kind == "Money":
-                        currency = row[self.money_symbol_position] if self.money_symbol_position >= 0 else None
+                        currency = (
+                            row[self.money_symbol_position] if self.money_symbol_position >= 0 else None
+                        )
                         symbol = symbols.get(str(currency), "$")
                         amount = float(value)
-                        item[f"{prop}@{FORMATTED}"] = (f"-{symbol}{-amount:,.2f}" if amount < 0
-                                                       else f"{symbol}{amount:,.2f}")
+                        item[f"{prop}@{FORMATTED}"] = (
+                            f"-{symbol}{-amount:,.2f}" if amount < 0 else f"{symbol}{amount:,.2f}"
+                        )
                     elif slot.format is not None:
                         item[f"{prop}@{FORMATTED}"] = slot.format(value)
                 if slot.boolean:
@@ -197,8 +208,9 @@ class RowEncoder:
         item.setdefault(self.table.columns[self.table.pk].prop, row[self.key_position])
         return item
 
-    def _lookup_names(self, rows: Sequence[Sequence[Any]], connection: sqlite3.Connection
-                      ) -> dict[tuple[str, str], str]:
+    def _lookup_names(
+        self, rows: Sequence[Sequence[Any]], connection: sqlite3.Connection
+    ) -> dict[tuple[str, str], str]:
         wanted: dict[str, set[str]] = {}
         for slot in self.slots:
             if not slot.column.is_lookup:
@@ -212,7 +224,9 @@ class RowEncoder:
                     wanted.setdefault(target, set()).add(value)
         return primary_names(self.schema, wanted, connection)
 
-    def _currency_symbols(self, rows: Iterable[Sequence[Any]], connection: sqlite3.Connection) -> dict[str, str]:
+    def _currency_symbols(
+        self, rows: Iterable[Sequence[Any]], connection: sqlite3.Connection
+    ) -> dict[str, str]:
         if self.money_symbol_position < 0:
             return {}
         result = connection.execute("SELECT transactioncurrencyid, currencysymbol FROM transactioncurrency")
@@ -225,8 +239,9 @@ def navigation_name(column: Column, target: str) -> str:
     return column.logical
 
 
-def primary_names(schema: Schema, wanted: dict[str, set[str]], connection: sqlite3.Connection
-                  ) -> dict[tuple[str, str], str]:
+def primary_names(
+    schema: Schema, wanted: dict[str, set[str]], connection: sqlite3.Connection
+) -> dict[tuple[str, str], str]:
     names: dict[tuple[str, str], str] = {}
     for target, ids in wanted.items():
         table = schema.tables[target]
@@ -234,9 +249,9 @@ def primary_names(schema: Schema, wanted: dict[str, set[str]], connection: sqlit
         name = quote(table.columns[table.primary_name].prop)
         id_list = list(ids)
         for start in range(0, len(id_list), 900):
-            chunk = id_list[start:start + 900]
+            chunk = id_list[start : start + 900]
             marks = ", ".join("?" for _ in chunk)
-            query = f"SELECT {key}, {name} FROM {quote(target)} WHERE {key} IN ({marks})"
+            query = f"SELECT {key}, {name} FROM {quote(target)} WHERE {key} IN ({marks})"  # noqa: S608
             for found_key, found_name in connection.execute(query, chunk):
                 names[(target, str(found_key))] = "" if found_name is None else str(found_name)
     return names

@@ -22,12 +22,39 @@ from d365conn.sandbox.errors import ServiceError, unsupported
 Node = tuple[Any, ...]
 COMPARISONS = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
 STRING_FUNCTIONS = frozenset({"contains", "startswith", "endswith"})
-OTHER_ODATA_FUNCTIONS = frozenset({
-    "tolower", "toupper", "trim", "length", "indexof", "substring", "concat", "year", "month", "day", "hour",
-    "minute", "second", "date", "time", "now", "round", "floor", "ceiling", "cast", "isof", "fractionalseconds",
-    "totaloffsetminutes", "mindatetime", "maxdatetime", "matchesPattern", "has",
-})
-TOKEN = re.compile(r"""
+OTHER_ODATA_FUNCTIONS = frozenset(
+    {
+        "tolower",
+        "toupper",
+        "trim",
+        "length",
+        "indexof",
+        "substring",
+        "concat",
+        "year",
+        "month",
+        "day",
+        "hour",
+        "minute",
+        "second",
+        "date",
+        "time",
+        "now",
+        "round",
+        "floor",
+        "ceiling",
+        "cast",
+        "isof",
+        "fractionalseconds",
+        "totaloffsetminutes",
+        "mindatetime",
+        "maxdatetime",
+        "matchesPattern",
+        "has",
+    }
+)
+TOKEN = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<string>'(?:[^']|'')*')
   | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)
@@ -37,7 +64,9 @@ TOKEN = re.compile(r"""
   | (?P<name>[A-Za-z_@$][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
   | (?P<array>\[(?:[^\]"]|"(?:[^"\\]|\\.)*")*\])
   | (?P<punct>[()/,:=])
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
 
 def syntax_error(text: str, position: int) -> ServiceError:
@@ -71,7 +100,7 @@ class Parser:
         return token
 
     def expect(self, value: str) -> None:
-        kind, text, position = self.take()
+        _kind, text, position = self.take()
         if text != value:
             raise syntax_error(self.text, position)
 
@@ -87,8 +116,10 @@ class Parser:
         kind, text, position = self.peek()
         if kind != "end":
             if text == "in":
-                raise unsupported(f"Syntax error at position {position} in '{self.text}': the 'in' operator "
-                                  "is not supported; use Microsoft.Dynamics.CRM.In.")
+                raise unsupported(
+                    f"Syntax error at position {position} in '{self.text}': the 'in' operator "
+                    "is not supported; use Microsoft.Dynamics.CRM.In."
+                )
             raise syntax_error(self.text, position)
         return node
 
@@ -114,7 +145,7 @@ class Parser:
 
     def parse_comparison(self) -> Node:
         left = self.parse_primary()
-        kind, text, position = self.peek()
+        kind, text, _position = self.peek()
         if kind == "name" and text in COMPARISONS:
             self.take()
             return ("cmp", text, left, self.parse_primary())
@@ -154,7 +185,7 @@ class Parser:
 
     def parse_call(self, name: str, position: int) -> Node:
         if name.startswith("Microsoft.Dynamics.CRM."):
-            return self.parse_dataverse_function(name[len("Microsoft.Dynamics.CRM."):])
+            return self.parse_dataverse_function(name[len("Microsoft.Dynamics.CRM.") :])
         if name in STRING_FUNCTIONS:
             self.expect("(")
             args = [self.parse_or()]
@@ -168,10 +199,14 @@ class Parser:
         if name in OTHER_ODATA_FUNCTIONS or name.lower() in OTHER_ODATA_FUNCTIONS:
             raise unsupported(f"The '{name}' function is not supported.")
         if "." not in name:
-            raise unsupported(f"An unknown function with name '{name}' was found. This may also be a function "
-                              "import or a key lookup on a navigation property, which is not allowed.")
-        raise unsupported(f"The function '{name}' is not supported; Dataverse query functions must be "
-                          "fully qualified as Microsoft.Dynamics.CRM.<name>.")
+            raise unsupported(
+                f"An unknown function with name '{name}' was found. This may also be a function "
+                "import or a key lookup on a navigation property, which is not allowed."
+            )
+        raise unsupported(
+            f"The function '{name}' is not supported; Dataverse query functions must be "
+            "fully qualified as Microsoft.Dynamics.CRM.<name>."
+        )
 
     def parse_dataverse_function(self, name: str) -> Node:
         self.expect("(")
@@ -216,7 +251,7 @@ class Parser:
             if kind == "all":
                 raise syntax_error(self.text, self.peek()[2])
             return ("lambda", kind, navigation, "", None)
-        _, variable, position = self.take()
+        _, variable, _position = self.take()
         self.expect(":")
         body = self.parse_or()
         self.expect(")")

@@ -11,35 +11,73 @@ from __future__ import annotations
 import gzip
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
 #: AttributeType -> Edm type of the Web API property.
 EDM_TYPES = {
-    "String": "Edm.String", "Memo": "Edm.String", "EntityName": "Edm.String",
-    "Integer": "Edm.Int32", "Picklist": "Edm.Int32", "State": "Edm.Int32", "Status": "Edm.Int32",
-    "BigInt": "Edm.Int64", "Decimal": "Edm.Decimal", "Money": "Edm.Decimal", "Double": "Edm.Double",
-    "Boolean": "Edm.Boolean", "DateTime": "Edm.DateTimeOffset", "Uniqueidentifier": "Edm.Guid",
-    "Lookup": "Edm.Guid", "Customer": "Edm.Guid", "Owner": "Edm.Guid", "Image": "Edm.Binary",
+    "String": "Edm.String",
+    "Memo": "Edm.String",
+    "EntityName": "Edm.String",
+    "Integer": "Edm.Int32",
+    "Picklist": "Edm.Int32",
+    "State": "Edm.Int32",
+    "Status": "Edm.Int32",
+    "BigInt": "Edm.Int64",
+    "Decimal": "Edm.Decimal",
+    "Money": "Edm.Decimal",
+    "Double": "Edm.Double",
+    "Boolean": "Edm.Boolean",
+    "DateTime": "Edm.DateTimeOffset",
+    "Uniqueidentifier": "Edm.Guid",
+    "Lookup": "Edm.Guid",
+    "Customer": "Edm.Guid",
+    "Owner": "Edm.Guid",
+    "Image": "Edm.Binary",
     "MultiSelectPicklist": "Edm.String",
 }
 LOOKUP_KINDS = frozenset({"Lookup", "Customer", "Owner"})
 CHOICE_KINDS = frozenset({"Picklist", "State", "Status"})
 #: Columns the platform maintains; a client may not write them.
-SYSTEM_READ_ONLY = frozenset({
-    "createdon", "modifiedon", "createdby", "modifiedby", "createdonbehalfby", "modifiedonbehalfby",
-    "versionnumber", "owningbusinessunit", "owninguser", "owningteam", "exchangerate", "fullname",
-    "address1_composite", "address2_composite", "address3_composite", "entityimage_url",
-    "entityimage_timestamp", "createdbyexternalparty", "modifiedbyexternalparty", "merged",
-    "opendeals", "opendeals_date", "opendeals_state", "openrevenue", "openrevenue_base",
-    "openrevenue_date", "openrevenue_state", "yomifullname", "timespentbymeonemailandmeetings",
-})
+SYSTEM_READ_ONLY = frozenset(
+    {
+        "createdon",
+        "modifiedon",
+        "createdby",
+        "modifiedby",
+        "createdonbehalfby",
+        "modifiedonbehalfby",
+        "versionnumber",
+        "owningbusinessunit",
+        "owninguser",
+        "owningteam",
+        "exchangerate",
+        "fullname",
+        "address1_composite",
+        "address2_composite",
+        "address3_composite",
+        "entityimage_url",
+        "entityimage_timestamp",
+        "createdbyexternalparty",
+        "modifiedbyexternalparty",
+        "merged",
+        "opendeals",
+        "opendeals_date",
+        "opendeals_state",
+        "openrevenue",
+        "openrevenue_base",
+        "openrevenue_date",
+        "openrevenue_state",
+        "yomifullname",
+        "timespentbymeonemailandmeetings",
+    }
+)
 #: Attributes the real service does not return on a row (not valid for read).
 NOT_READABLE = frozenset({"isprivate"})
 
 
-@dataclass
+@dataclass(eq=False)
 class Column:
     """One Web API property of a table (a real column, not a *name/*yominame companion)."""
 
@@ -87,7 +125,7 @@ class Nav:
     relationship: str
 
 
-@dataclass
+@dataclass(eq=False)
 class Table:
     logical: str
     set_name: str
@@ -113,7 +151,7 @@ class Table:
         return self.props.get(prop)
 
 
-@dataclass
+@dataclass(eq=False)
 class Schema:
     tables: dict[str, Table]
 
@@ -141,7 +179,10 @@ def label_of(label: dict[str, Any] | None) -> str:
 def options_of(meta: dict[str, Any]) -> dict[int, str]:
     option_set = meta.get("OptionSet") or {}
     if option_set.get("OptionSetType") == "Boolean" or "TrueOption" in option_set:
-        return {0: label_of(option_set["FalseOption"]["Label"]), 1: label_of(option_set["TrueOption"]["Label"])}
+        return {
+            0: label_of(option_set["FalseOption"]["Label"]),
+            1: label_of(option_set["TrueOption"]["Label"]),
+        }
     return {int(o["Value"]): label_of(o.get("Label")) for o in option_set.get("Options") or []}
 
 
@@ -170,13 +211,15 @@ def column_from_metadata(meta: dict[str, Any]) -> Column | None:
         date_only=kind == "DateTime" and behaviour == "DateOnly",
         date_format_only=kind == "DateTime" and meta.get("Format") == "DateOnly",
         targets=tuple(meta.get("Targets") or ()),
-        options=options_of(meta) if kind in CHOICE_KINDS or kind in ("Boolean", "MultiSelectPicklist") else {},
+        options=options_of(meta)
+        if kind in CHOICE_KINDS or kind in ("Boolean", "MultiSelectPicklist")
+        else {},
         precision=10 if logical == "exchangerate" else (5 if kind == "Double" else 2),
         meta=meta,
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def real_table_metadata(logical: str) -> dict[str, Any]:
     result: dict[str, Any] = load_json_resource(f"{logical}.json.gz")
     return result

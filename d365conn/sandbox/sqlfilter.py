@@ -6,6 +6,8 @@ sub-queries), `any`/`all` lambdas (EXISTS), the string functions with Dataverse'
 behaviour, and the `Microsoft.Dynamics.CRM.*` query functions.
 """
 
+# ruff: noqa: S608 - SQL is built from the table model's quoted identifiers; values are bound
+
 from __future__ import annotations
 
 import re
@@ -19,8 +21,14 @@ from d365conn.sandbox.model import Column, Nav, Schema, Table
 from d365conn.sandbox.store import quote, type_column
 
 SQL_OPS = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
-OP_NAMES = {"eq": "Equal", "ne": "NotEqual", "gt": "GreaterThan", "ge": "GreaterThanOrEqual", "lt": "LessThan",
-            "le": "LessThanOrEqual"}
+OP_NAMES = {
+    "eq": "Equal",
+    "ne": "NotEqual",
+    "gt": "GreaterThan",
+    "ge": "GreaterThanOrEqual",
+    "lt": "LessThan",
+    "le": "LessThanOrEqual",
+}
 NUMERIC = frozenset({"Edm.Int32", "Edm.Int64", "Edm.Decimal", "Edm.Double"})
 
 
@@ -41,8 +49,9 @@ class Scope:
         return f"t{self.counter[0]}"
 
     def child(self, table: Table, alias: str) -> Scope:
-        return Scope(self.schema, table, alias, self.user_id, self.business_unit_id, dict(self.variables),
-                     self.counter)
+        return Scope(
+            self.schema, table, alias, self.user_id, self.business_unit_id, dict(self.variables), self.counter
+        )
 
 
 @dataclass
@@ -186,15 +195,18 @@ class FilterCompiler:
                 next_nav = target.navs.get(rest[0])
                 if next_nav is None or next_nav.collection:
                     raise unknown_property(rest[0], target.logical)
-                value_sql, column = FilterCompiler(inner).navigation_value(target, inner_alias, next_nav, rest[1:])
+                value_sql, column = FilterCompiler(inner).navigation_value(
+                    target, inner_alias, next_nav, rest[1:]
+                )
             result_column = column
-            condition = (f"{inner_alias}.{quote(target.columns[target.pk].prop)} = "
-                         f"{alias}.{quote(lookup.prop)}")
+            condition = (
+                f"{inner_alias}.{quote(target.columns[target.pk].prop)} = {alias}.{quote(lookup.prop)}"
+            )
             sub = f"(SELECT {value_sql} FROM {quote(target.logical)} {inner_alias} WHERE {condition})"
             if lookup.kind in ("Customer", "Owner"):
                 sub = f"(CASE WHEN {alias}.{quote(type_column(lookup))} = '{target.logical}' THEN {sub} END)"
             parts.append(sub)
-        assert result_column is not None  # noqa: S101 - targets is never empty
+        assert result_column is not None
         sql = parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
         return sql, result_column
 
@@ -211,7 +223,7 @@ class FilterCompiler:
         if left.column is not None and right.literal is not None:
             check_types(left.column, right.literal, op)
             value = to_sql_value(left.column, right.literal[1], right.literal[2])
-            return f"({left.sql} {SQL_OPS[op]} ?)", left.params + [value]
+            return f"({left.sql} {SQL_OPS[op]} ?)", [*left.params, value]
         return f"({left.sql} {SQL_OPS[op]} {right.sql})", left.params + right.params
 
     def string_function(self, name: str, args: list[Node]) -> tuple[str, list[Any]]:
@@ -220,7 +232,7 @@ class FilterCompiler:
             raise unsupported(f"The function '{name}' requires a string property as its first argument.")
         if value[0] != "lit" or value[2] != "string":
             raise unsupported(f"The function '{name}' requires a string literal as its second argument.")
-        return f"({target.sql} LIKE ? ESCAPE '\\')", target.params + [like_pattern(value[1], name)]
+        return f"({target.sql} LIKE ? ESCAPE '\\')", [*target.params, like_pattern(value[1], name)]
 
     def lambda_(self, node: Node) -> tuple[str, list[Any]]:
         _, kind, navigation, variable, body = node
@@ -232,12 +244,14 @@ class FilterCompiler:
             raise unknown_property("/".join(navigation), table.logical)
         nav = table.navs[navigation[0]]
         if not nav.collection:
-            raise unsupported(f"The any/all operators apply to collection-valued navigation properties only; "
-                              f"'{nav.name}' is single-valued.")
+            raise unsupported(
+                f"The any/all operators apply to collection-valued navigation properties only; "
+                f"'{nav.name}' is single-valued."
+            )
         target = self.scope.schema.tables[nav.target]
         inner_alias = self.scope.new_alias()
         lookup = target.columns[nav.column]
-        link = (f"{inner_alias}.{quote(lookup.prop)} = {alias}.{quote(table.columns[table.pk].prop)}")
+        link = f"{inner_alias}.{quote(lookup.prop)} = {alias}.{quote(table.columns[table.pk].prop)}"
         if lookup.kind in ("Customer", "Owner"):
             link += f" AND {inner_alias}.{quote(type_column(lookup))} = '{table.logical}'"
         params: list[Any] = []
@@ -256,26 +270,43 @@ class FilterCompiler:
     def dataverse_function(self, name: str, params: dict[str, Any]) -> tuple[str, list[Any]]:
         handler = DATAVERSE_FUNCTIONS.get(name)
         if handler is None:
-            raise unsupported(f"The function 'Microsoft.Dynamics.CRM.{name}' is not supported by the sandbox "
-                              "or does not exist.")
+            raise unsupported(
+                f"The function 'Microsoft.Dynamics.CRM.{name}' is not supported by the sandbox "
+                "or does not exist."
+            )
         prop = params.get("PropertyName")
         if not isinstance(prop, str):
             raise unsupported(f"Microsoft.Dynamics.CRM.{name} requires the PropertyName parameter.")
-        operand = self.path(prop.split("/"))
-        assert operand.column is not None  # noqa: S101 - path() always resolves a column
-        return handler(self, operand, operand.column, params)
+        segments = prop.split("/")
+        by_logical = self.scope.table.columns.get(segments[-1]) if len(segments) == 1 else None
+        if by_logical is not None:  # PropertyName takes the logical name ('ownerid'), not '_ownerid_value'
+            segments = [by_logical.prop]
+        operand = self.path(segments)
+        if operand.column is None:
+            raise unsupported(f"'{prop}' is not a column.")
+        result: tuple[str, list[Any]] = handler(self, operand, operand.column, params)
+        return result
 
 
 def check_types(column: Column, literal: Node, op: str) -> None:
     kind = literal[2]
-    mismatch = ((column.is_string and kind in ("int", "decimal", "bool"))
-                or (column.edm in NUMERIC and kind in ("string", "bool", "guid"))
-                or (column.edm == "Edm.Boolean" and kind not in ("bool", "int")))
+    mismatch = (
+        (column.is_string and kind in ("int", "decimal", "bool"))
+        or (column.edm in NUMERIC and kind in ("string", "bool", "guid"))
+        or (column.edm == "Edm.Boolean" and kind not in ("bool", "int"))
+    )
     if mismatch:
-        literal_type = {"int": "Edm.Int32", "decimal": "Edm.Decimal", "bool": "Edm.Boolean", "string": "Edm.String",
-                        "guid": "Edm.Guid"}.get(kind, "Edm.String")
-        raise unsupported(f"A binary operator with incompatible types was detected. Found operand types "
-                          f"'{column.edm}' and '{literal_type}' for operator kind '{OP_NAMES[op]}'.")
+        literal_type = {
+            "int": "Edm.Int32",
+            "decimal": "Edm.Decimal",
+            "bool": "Edm.Boolean",
+            "string": "Edm.String",
+            "guid": "Edm.Guid",
+        }.get(kind, "Edm.String")
+        raise unsupported(
+            f"A binary operator with incompatible types was detected. Found operand types "
+            f"'{column.edm}' and '{literal_type}' for operator kind '{OP_NAMES[op]}'."
+        )
 
 
 def _values(params: dict[str, Any], name: str) -> list[str]:
@@ -285,8 +316,14 @@ def _values(params: dict[str, Any], name: str) -> list[str]:
     return values
 
 
-def _in(compiler: FilterCompiler, operand: Operand, column: Column, params: dict[str, Any],
-        negate: bool = False, name: str = "In") -> tuple[str, list[Any]]:
+def _in(  # noqa: PLR0917 - internal helper; every call site names its arguments in this order
+    compiler: FilterCompiler,
+    operand: Operand,
+    column: Column,
+    params: dict[str, Any],
+    negate: bool = False,
+    name: str = "In",
+) -> tuple[str, list[Any]]:
     values = [to_sql_value(column, v) for v in _values(params, name)]
     if not values:
         raise unsupported(f"Microsoft.Dynamics.CRM.{name} requires at least one value.")
@@ -294,13 +331,14 @@ def _in(compiler: FilterCompiler, operand: Operand, column: Column, params: dict
     return f"({operand.sql} {'NOT ' if negate else ''}IN ({marks}))", operand.params + values
 
 
-def _between(compiler: FilterCompiler, operand: Operand, column: Column, params: dict[str, Any],
-             negate: bool = False) -> tuple[str, list[Any]]:
+def _between(
+    compiler: FilterCompiler, operand: Operand, column: Column, params: dict[str, Any], negate: bool = False
+) -> tuple[str, list[Any]]:
     values = _values(params, "Between")
     if len(values) != 2:
         raise unsupported("Microsoft.Dynamics.CRM.Between requires exactly two PropertyValues.")
     low, high = (to_sql_value(column, v) for v in values)
-    return f"({operand.sql} {'NOT ' if negate else ''}BETWEEN ? AND ?)", operand.params + [low, high]
+    return f"({operand.sql} {'NOT ' if negate else ''}BETWEEN ? AND ?)", [*operand.params, low, high]
 
 
 def _now() -> datetime:
@@ -311,7 +349,9 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _range(operand: Operand, start: datetime | None, end: datetime | None, column: Column) -> tuple[str, list[Any]]:
+def _range(
+    operand: Operand, start: datetime | None, end: datetime | None, column: Column
+) -> tuple[str, list[Any]]:
     clauses, values = [], []
 
     def fmt(moment: datetime) -> str:
@@ -339,22 +379,30 @@ def _count(params: dict[str, Any]) -> int:
 
 
 def _relative(unit: str, direction: int) -> Any:
-    def handler(compiler: FilterCompiler, operand: Operand, column: Column,
-                params: dict[str, Any]) -> tuple[str, list[Any]]:
+    def handler(
+        compiler: FilterCompiler, operand: Operand, column: Column, params: dict[str, Any]
+    ) -> tuple[str, list[Any]]:
         n = _count(params)
         now = _now()
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        span = {"hours": timedelta(hours=n), "days": timedelta(days=n), "weeks": timedelta(weeks=n),
-                "months": timedelta(days=30 * n), "years": timedelta(days=365 * n)}[unit]
+        span = {
+            "hours": timedelta(hours=n),
+            "days": timedelta(days=n),
+            "weeks": timedelta(weeks=n),
+            "months": timedelta(days=30 * n),
+            "years": timedelta(days=365 * n),
+        }[unit]
         if direction < 0:
             return _range(operand, (now if unit == "hours" else today) - span, now, column)
         return _range(operand, now, (now if unit == "hours" else today + timedelta(days=1)) + span, column)
+
     return handler
 
 
 def _on(kind: str) -> Any:
-    def handler(compiler: FilterCompiler, operand: Operand, column: Column,
-                params: dict[str, Any]) -> tuple[str, list[Any]]:
+    def handler(
+        compiler: FilterCompiler, operand: Operand, column: Column, params: dict[str, Any]
+    ) -> tuple[str, list[Any]]:
         day = _day(params.get("PropertyValue", ""))
         next_day = day + timedelta(days=1)
         if kind == "on":
@@ -365,20 +413,24 @@ def _on(kind: str) -> Any:
             return _range(operand, None, next_day, column)
         sql, values = _range(operand, day, next_day, column)
         return f"(NOT COALESCE({sql}, 0))", values
+
     return handler
 
 
 def _fixed_day(offset: int) -> Any:
-    def handler(compiler: FilterCompiler, operand: Operand, column: Column,
-                params: dict[str, Any]) -> tuple[str, list[Any]]:
+    def handler(
+        compiler: FilterCompiler, operand: Operand, column: Column, params: dict[str, Any]
+    ) -> tuple[str, list[Any]]:
         day = _now().replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=offset)
         return _range(operand, day, day + timedelta(days=1), column)
+
     return handler
 
 
 def _this(period: str) -> Any:
-    def handler(compiler: FilterCompiler, operand: Operand, column: Column,
-                params: dict[str, Any]) -> tuple[str, list[Any]]:
+    def handler(
+        compiler: FilterCompiler, operand: Operand, column: Column, params: dict[str, Any]
+    ) -> tuple[str, list[Any]]:
         now = _now()
         if period == "year":
             start = now.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -387,63 +439,88 @@ def _this(period: str) -> Any:
             start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
             end = (start + timedelta(days=32)).replace(day=1)
         return _range(operand, start, end, column)
+
     return handler
 
 
 def _user(negate: bool) -> Any:
-    def handler(compiler: FilterCompiler, operand: Operand, column: Column,
-                params: dict[str, Any]) -> tuple[str, list[Any]]:
+    def handler(
+        compiler: FilterCompiler, operand: Operand, column: Column, params: dict[str, Any]
+    ) -> tuple[str, list[Any]]:
         op = "<>" if negate else "="
-        return f"({operand.sql} {op} ?)", operand.params + [compiler.scope.user_id]
+        return f"({operand.sql} {op} ?)", [*operand.params, compiler.scope.user_id]
+
     return handler
 
 
-def _business(compiler: FilterCompiler, operand: Operand, column: Column,
-              params: dict[str, Any]) -> tuple[str, list[Any]]:
-    return f"({operand.sql} = ?)", operand.params + [compiler.scope.business_unit_id]
+def _business(
+    compiler: FilterCompiler, operand: Operand, column: Column, params: dict[str, Any]
+) -> tuple[str, list[Any]]:
+    return f"({operand.sql} = ?)", [*operand.params, compiler.scope.business_unit_id]
 
 
 def _hierarchy(direction: str, or_equal: bool) -> Any:
     """Above/Under on a table with a self-referencing hierarchy lookup (account.parentaccountid)."""
-    def handler(compiler: FilterCompiler, operand: Operand, column: Column,
-                params: dict[str, Any]) -> tuple[str, list[Any]]:
+
+    def handler(
+        compiler: FilterCompiler, operand: Operand, column: Column, params: dict[str, Any]
+    ) -> tuple[str, list[Any]]:
         table = compiler.scope.table
-        parent = next((c for c in table.columns.values() if c.is_lookup and c.targets == (table.logical,)
-                       and c.logical.startswith("parent")), None)
+        parent = next(
+            (
+                c
+                for c in table.columns.values()
+                if c.is_lookup and c.targets == (table.logical,) and c.logical.startswith("parent")
+            ),
+            None,
+        )
         if parent is None or column.logical != table.pk:
-            raise unsupported(f"Hierarchical operators need the primary key of a table with a hierarchy; "
-                              f"'{column.prop}' is not one.")
+            raise unsupported(
+                f"Hierarchical operators need the primary key of a table with a hierarchy; "
+                f"'{column.prop}' is not one."
+            )
         key = str(params.get("PropertyValue", "")).strip("{}").lower()
         pk, lookup, name = quote(table.columns[table.pk].prop), quote(parent.prop), quote(table.logical)
         if direction == "under":
-            cte = (f"WITH RECURSIVE h(id) AS (SELECT {pk} FROM {name} WHERE {lookup} = ? "
-                   f"UNION SELECT c.{pk} FROM {name} c JOIN h ON c.{lookup} = h.id) SELECT id FROM h")
+            cte = (
+                f"WITH RECURSIVE h(id) AS (SELECT {pk} FROM {name} WHERE {lookup} = ? "
+                f"UNION SELECT c.{pk} FROM {name} c JOIN h ON c.{lookup} = h.id) SELECT id FROM h"
+            )
         else:
-            cte = (f"WITH RECURSIVE h(id) AS (SELECT {lookup} FROM {name} WHERE {pk} = ? "
-                   f"UNION SELECT c.{lookup} FROM {name} c JOIN h ON c.{pk} = h.id) SELECT id FROM h")
+            cte = (
+                f"WITH RECURSIVE h(id) AS (SELECT {lookup} FROM {name} WHERE {pk} = ? "
+                f"UNION SELECT c.{lookup} FROM {name} c JOIN h ON c.{pk} = h.id) SELECT id FROM h"
+            )
         extra = f" OR {operand.sql} = ?" if or_equal else ""
-        return (f"({operand.sql} IN ({cte}){extra})",
-                operand.params + [key] + (operand.params + [key] if or_equal else []))
+        return (
+            f"({operand.sql} IN ({cte}){extra})",
+            operand.params + [key] + ([*operand.params, key] if or_equal else []),
+        )
+
     return handler
 
 
 def _contain_values(negate: bool) -> Any:
-    def handler(compiler: FilterCompiler, operand: Operand, column: Column,
-                params: dict[str, Any]) -> tuple[str, list[Any]]:
+    def handler(
+        compiler: FilterCompiler, operand: Operand, column: Column, params: dict[str, Any]
+    ) -> tuple[str, list[Any]]:
         clauses, values = [], []
         for value in _values(params, "ContainValues"):
             clauses.append(f"(',' || {operand.sql} || ',' LIKE ?)")
-            values.extend(operand.params + [f"%,{int(value)},%"])
+            values.extend([*operand.params, f"%,{int(value)},%"])
         sql = "(" + " OR ".join(clauses) + ")"
         return (f"(NOT COALESCE({sql}, 0))" if negate else sql), values
+
     return handler
 
 
 def _like(negate: bool) -> Any:
-    def handler(compiler: FilterCompiler, operand: Operand, column: Column,
-                params: dict[str, Any]) -> tuple[str, list[Any]]:
+    def handler(
+        compiler: FilterCompiler, operand: Operand, column: Column, params: dict[str, Any]
+    ) -> tuple[str, list[Any]]:
         value = str(params.get("PropertyValue", ""))
-        return f"({operand.sql} {'NOT ' if negate else ''}LIKE ?)", operand.params + [value]
+        return f"({operand.sql} {'NOT ' if negate else ''}LIKE ?)", [*operand.params, value]
+
     return handler
 
 
@@ -452,19 +529,36 @@ DATAVERSE_FUNCTIONS: dict[str, Any] = {
     "NotIn": lambda c, o, col, p: _in(c, o, col, p, True, "NotIn"),
     "Between": _between,
     "NotBetween": lambda c, o, col, p: _between(c, o, col, p, True),
-    "LastXHours": _relative("hours", -1), "NextXHours": _relative("hours", 1),
-    "LastXDays": _relative("days", -1), "NextXDays": _relative("days", 1),
-    "LastXWeeks": _relative("weeks", -1), "NextXWeeks": _relative("weeks", 1),
-    "LastXMonths": _relative("months", -1), "NextXMonths": _relative("months", 1),
-    "LastXYears": _relative("years", -1), "NextXYears": _relative("years", 1),
-    "On": _on("on"), "NotOn": _on("noton"), "OnOrAfter": _on("onorafter"), "OnOrBefore": _on("onorbefore"),
-    "Today": _fixed_day(0), "Yesterday": _fixed_day(-1), "Tomorrow": _fixed_day(1),
-    "ThisYear": _this("year"), "ThisMonth": _this("month"),
-    "EqualUserId": _user(False), "NotEqualUserId": _user(True), "EqualBusinessId": _business,
-    "Under": _hierarchy("under", False), "UnderOrEqual": _hierarchy("under", True),
-    "Above": _hierarchy("above", False), "AboveOrEqual": _hierarchy("above", True),
-    "ContainValues": _contain_values(False), "DoesNotContainValues": _contain_values(True),
-    "Like": _like(False), "NotLike": _like(True),
+    "LastXHours": _relative("hours", -1),
+    "NextXHours": _relative("hours", 1),
+    "LastXDays": _relative("days", -1),
+    "NextXDays": _relative("days", 1),
+    "LastXWeeks": _relative("weeks", -1),
+    "NextXWeeks": _relative("weeks", 1),
+    "LastXMonths": _relative("months", -1),
+    "NextXMonths": _relative("months", 1),
+    "LastXYears": _relative("years", -1),
+    "NextXYears": _relative("years", 1),
+    "On": _on("on"),
+    "NotOn": _on("noton"),
+    "OnOrAfter": _on("onorafter"),
+    "OnOrBefore": _on("onorbefore"),
+    "Today": _fixed_day(0),
+    "Yesterday": _fixed_day(-1),
+    "Tomorrow": _fixed_day(1),
+    "ThisYear": _this("year"),
+    "ThisMonth": _this("month"),
+    "EqualUserId": _user(False),
+    "NotEqualUserId": _user(True),
+    "EqualBusinessId": _business,
+    "Under": _hierarchy("under", False),
+    "UnderOrEqual": _hierarchy("under", True),
+    "Above": _hierarchy("above", False),
+    "AboveOrEqual": _hierarchy("above", True),
+    "ContainValues": _contain_values(False),
+    "DoesNotContainValues": _contain_values(True),
+    "Like": _like(False),
+    "NotLike": _like(True),
 }
 
 

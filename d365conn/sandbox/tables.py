@@ -54,10 +54,20 @@ KNOWN_RELATIONSHIPS = {
     ("team", "administratorid", "systemuser"): "lk_teambase_administratorid",
     ("businessunit", "parentbusinessunitid", "businessunit"): "business_unit_parent_business_unit",
 }
-OBJECT_TYPE_CODES = {"account": 1, "contact": 2, "opportunity": 3, "systemuser": 8, "team": 9,
-                     "businessunit": 10, "transactioncurrency": 9105}
+OBJECT_TYPE_CODES = {
+    "account": 1,
+    "contact": 2,
+    "opportunity": 3,
+    "systemuser": 8,
+    "team": 9,
+    "businessunit": 10,
+    "transactioncurrency": 9105,
+}
 #: Not part of the real org: alternate keys the sandbox defines so `accounts(accountnumber='x')` works.
-ALTERNATE_KEYS = {"account": [("accountnumber",)], "contact": [("emailaddress1",)]}
+ALTERNATE_KEYS: dict[str, list[tuple[str, ...]]] = {
+    "account": [("accountnumber",)],
+    "contact": [("emailaddress1",)],
+}
 
 CONTACT_CHOICES: dict[str, dict[int, str]] = {
     "gendercode": {1: "Male", 2: "Female"},
@@ -72,24 +82,50 @@ CONTACT_CHOICES: dict[str, dict[int, str]] = {
     "statuscode": STATUS_ACTIVE,
 }
 CONTACT_LOOKUPS = {
-    "accountid": ("Lookup", ("account",)), "parentcustomerid": ("Customer", ("account", "contact")),
-    "ownerid": ("Owner", ("systemuser", "team")), "owninguser": ("Lookup", ("systemuser",)),
-    "owningteam": ("Lookup", ("team",)), "owningbusinessunit": ("Lookup", ("businessunit",)),
-    "transactioncurrencyid": ("Lookup", ("transactioncurrency",)), "masterid": ("Lookup", ("contact",)),
-    "parentcontactid": ("Lookup", ("contact",)), "msa_managingpartnerid": ("Lookup", ("account",)),
-    "preferredsystemuserid": ("Lookup", ("systemuser",)), "createdby": ("Lookup", ("systemuser",)),
-    "modifiedby": ("Lookup", ("systemuser",)), "createdonbehalfby": ("Lookup", ("systemuser",)),
-    "modifiedonbehalfby": ("Lookup", ("systemuser",)), "slaid": ("Lookup", ("sla",)),
-    "slainvokedid": ("Lookup", ("sla",)), "createdbyexternalparty": ("Lookup", ("externalparty",)),
+    "accountid": ("Lookup", ("account",)),
+    "parentcustomerid": ("Customer", ("account", "contact")),
+    "ownerid": ("Owner", ("systemuser", "team")),
+    "owninguser": ("Lookup", ("systemuser",)),
+    "owningteam": ("Lookup", ("team",)),
+    "owningbusinessunit": ("Lookup", ("businessunit",)),
+    "transactioncurrencyid": ("Lookup", ("transactioncurrency",)),
+    "masterid": ("Lookup", ("contact",)),
+    "parentcontactid": ("Lookup", ("contact",)),
+    "msa_managingpartnerid": ("Lookup", ("account",)),
+    "preferredsystemuserid": ("Lookup", ("systemuser",)),
+    "createdby": ("Lookup", ("systemuser",)),
+    "modifiedby": ("Lookup", ("systemuser",)),
+    "createdonbehalfby": ("Lookup", ("systemuser",)),
+    "modifiedonbehalfby": ("Lookup", ("systemuser",)),
+    "slaid": ("Lookup", ("sla",)),
+    "slainvokedid": ("Lookup", ("sla",)),
+    "createdbyexternalparty": ("Lookup", ("externalparty",)),
     "modifiedbyexternalparty": ("Lookup", ("externalparty",)),
 }
-CONTACT_INTEGERS = {"adx_identity_accessfailedcount", "numberofchildren", "importsequencenumber",
-                    "timezoneruleversionnumber", "utcconversiontimezonecode", "onholdtime",
-                    "adx_preferredlcid", "mspp_userpreferredlcid", "adx_timezone"}
-CONTACT_DATETIMES = {"createdon", "modifiedon", "lastonholdtime", "overriddencreatedon",
-                     "adx_identity_lastsuccessfullogin", "adx_identity_lockoutenddate", "adx_profilealertdate",
-                     "adx_profilelastactivity", "adx_profilemodifiedon", "msdyn_portaltermsagreementdate",
-                     "lastusedincampaign"}
+CONTACT_INTEGERS = {
+    "adx_identity_accessfailedcount",
+    "numberofchildren",
+    "importsequencenumber",
+    "timezoneruleversionnumber",
+    "utcconversiontimezonecode",
+    "onholdtime",
+    "adx_preferredlcid",
+    "mspp_userpreferredlcid",
+    "adx_timezone",
+}
+CONTACT_DATETIMES = {
+    "createdon",
+    "modifiedon",
+    "lastonholdtime",
+    "overriddencreatedon",
+    "adx_identity_lastsuccessfullogin",
+    "adx_identity_lockoutenddate",
+    "adx_profilealertdate",
+    "adx_profilelastactivity",
+    "adx_profilemodifiedon",
+    "msdyn_portaltermsagreementdate",
+    "lastusedincampaign",
+}
 CONTACT_MEMOS = {"description", "adx_profilealertinstructions", "adx_publicprofilecopy"}
 CONTACT_GUIDS = {"contactid", "entityimageid", "processid", "stageid", "subscriptionid"}
 
@@ -103,12 +139,21 @@ def _contact_column(prop: str, account: Table) -> Column:
         return Column(logical, kind, targets=targets, meta={"IsLogical": logical == "accountid"})
     same = account.columns.get(prop)
     if same is not None and prop not in CONTACT_CHOICES:
-        return Column(prop, same.kind, date_only=same.date_only, date_format_only=same.date_format_only,
-                      options=dict(same.options), precision=same.precision, meta=same.meta)
+        return Column(
+            prop,
+            same.kind,
+            date_only=same.date_only,
+            date_format_only=same.date_format_only,
+            options=dict(same.options),
+            precision=same.precision,
+            meta=same.meta,
+        )
     if prop in ("birthdate", "anniversary"):
         return Column(prop, "DateTime", date_only=True, date_format_only=True)
     if prop in CONTACT_DATETIMES:
-        return Column(prop, "DateTime", date_format_only=prop in ("overriddencreatedon", "lastusedincampaign"))
+        return Column(
+            prop, "DateTime", date_format_only=prop in ("overriddencreatedon", "lastusedincampaign")
+        )
     if prop in CONTACT_CHOICES:
         kind = {"statecode": "State", "statuscode": "Status"}.get(prop, "Picklist")
         return Column(prop, kind, options=CONTACT_CHOICES[prop])
@@ -130,19 +175,36 @@ def _contact_column(prop: str, account: Table) -> Column:
         return Column(prop, "Decimal", precision=10)
     if prop.endswith("_composite") or prop in CONTACT_MEMOS:
         return Column(prop, "Memo")
-    if prop.startswith(("donot", "is", "msdyn_is", "adx_identity_", "adx_profileis")) or prop in (
-            "merged", "marketingonly", "creditonhold", "followemail", "participatesinworkflow",
-            "adx_profilealert", "adx_confirmremovepassword", "msdyn_disablewebtracking",
-            "adx_identity_logonenabled"):
-        if not prop.startswith("adx_identity_") or prop.endswith(("enabled", "confirmed", "disabled")):
-            return Column(prop, "Boolean", options=ALLOW if prop.startswith("donot") else YES_NO)
+    if (
+        prop.startswith(("donot", "is", "msdyn_is", "adx_identity_", "adx_profileis"))
+        or prop
+        in (
+            "merged",
+            "marketingonly",
+            "creditonhold",
+            "followemail",
+            "participatesinworkflow",
+            "adx_profilealert",
+            "adx_confirmremovepassword",
+            "msdyn_disablewebtracking",
+            "adx_identity_logonenabled",
+        )
+    ) and (not prop.startswith("adx_identity_") or prop.endswith(("enabled", "confirmed", "disabled"))):
+        return Column(prop, "Boolean", options=ALLOW if prop.startswith("donot") else YES_NO)
     return Column(prop, "String")
 
 
 def _from_metadata(logical: str, set_name: str, pk: str, primary_name: str) -> Table:
     meta = real_table_metadata(logical)
-    table = Table(logical, set_name, pk, primary_name, str(meta["SchemaName"]),
-                  attribute_meta=list(meta["Attributes"]), object_type_code=OBJECT_TYPE_CODES[logical])
+    table = Table(
+        logical,
+        set_name,
+        pk,
+        primary_name,
+        str(meta["SchemaName"]),
+        attribute_meta=list(meta["Attributes"]),
+        object_type_code=OBJECT_TYPE_CODES[logical],
+    )
     table.display_name = logical.capitalize()
     table.display_collection_name = {"account": "Accounts", "opportunity": "Opportunities"}[logical]
     for attribute in meta["Attributes"]:
@@ -152,22 +214,50 @@ def _from_metadata(logical: str, set_name: str, pk: str, primary_name: str) -> T
     return table
 
 
-def _hand(logical: str, set_name: str, pk: str, primary_name: str, schema_name: str,
-          columns: list[Column], display: tuple[str, str]) -> Table:
-    base = [Column(pk, "Uniqueidentifier"), *columns,
-            Column("createdon", "DateTime"), Column("modifiedon", "DateTime"),
-            Column("createdby", "Lookup", targets=("systemuser",)),
-            Column("modifiedby", "Lookup", targets=("systemuser",)), Column("versionnumber", "BigInt")]
-    table = Table(logical, set_name, pk, primary_name, schema_name, object_type_code=OBJECT_TYPE_CODES[logical],
-                  display_name=display[0], display_collection_name=display[1])
+def _hand(  # noqa: PLR0917 - internal helper; every call site names its arguments in this order
+    logical: str,
+    set_name: str,
+    pk: str,
+    primary_name: str,
+    schema_name: str,
+    columns: list[Column],
+    display: tuple[str, str],
+) -> Table:
+    base = [
+        Column(pk, "Uniqueidentifier"),
+        *columns,
+        Column("createdon", "DateTime"),
+        Column("modifiedon", "DateTime"),
+        Column("createdby", "Lookup", targets=("systemuser",)),
+        Column("modifiedby", "Lookup", targets=("systemuser",)),
+        Column("versionnumber", "BigInt"),
+    ]
+    table = Table(
+        logical,
+        set_name,
+        pk,
+        primary_name,
+        schema_name,
+        object_type_code=OBJECT_TYPE_CODES[logical],
+        display_name=display[0],
+        display_collection_name=display[1],
+    )
     table.columns = {c.logical: c for c in base}
     return table
 
 
 def _contact(account: Table) -> Table:
     props: list[str] = load_json_resource("contact_columns.json")
-    table = Table("contact", "contacts", "contactid", "fullname", "Contact", object_type_code=2,
-                  display_name="Contact", display_collection_name="Contacts")
+    table = Table(
+        "contact",
+        "contacts",
+        "contactid",
+        "fullname",
+        "Contact",
+        object_type_code=2,
+        display_name="Contact",
+        display_collection_name="Contacts",
+    )
     for prop in props:
         column = _contact_column(prop, account)
         table.columns[column.logical] = column
@@ -176,40 +266,96 @@ def _contact(account: Table) -> Table:
 
 def _small_tables() -> list[Table]:
     return [
-        _hand("systemuser", "systemusers", "systemuserid", "fullname", "SystemUser", [
-            Column("fullname", "String", read_only=True), Column("firstname", "String"),
-            Column("lastname", "String"), Column("domainname", "String"),
-            Column("internalemailaddress", "String"), Column("title", "String"),
-            Column("isdisabled", "Boolean", options={0: "Enabled", 1: "Disabled"}),
-            Column("accessmode", "Picklist", options={0: "Read-Write", 1: "Administrative", 2: "Read",
-                                                      3: "Support User", 4: "Non-interactive", 5: "Delegated Admin"}),
-            Column("businessunitid", "Lookup", targets=("businessunit",)),
-            Column("parentsystemuserid", "Lookup", targets=("systemuser",)),
-            Column("azureactivedirectoryobjectid", "Uniqueidentifier"),
-        ], ("User", "Users")),
-        _hand("team", "teams", "teamid", "name", "Team", [
-            Column("name", "String"), Column("teamtype", "Picklist", options={
-                0: "Owner", 1: "Access", 2: "Security Group", 3: "Office Group"}),
-            Column("isdefault", "Boolean", options=YES_NO), Column("description", "Memo"),
-            Column("emailaddress", "String"), Column("businessunitid", "Lookup", targets=("businessunit",)),
-            Column("administratorid", "Lookup", targets=("systemuser",)),
-        ], ("Team", "Teams")),
-        _hand("businessunit", "businessunits", "businessunitid", "name", "BusinessUnit", [
-            Column("name", "String"), Column("divisionname", "String"), Column("emailaddress", "String"),
-            Column("websiteurl", "String"), Column("address1_city", "String"), Column("costcenter", "String"),
-            Column("creditlimit", "Double", precision=2),
-            Column("isdisabled", "Boolean", options={0: "Enabled", 1: "Disabled"}),
-            Column("parentbusinessunitid", "Lookup", targets=("businessunit",)),
-            Column("transactioncurrencyid", "Lookup", targets=("transactioncurrency",)),
-        ], ("Business Unit", "Business Units")),
-        _hand("transactioncurrency", "transactioncurrencies", "transactioncurrencyid", "currencyname",
-              "TransactionCurrency", [
-                  Column("currencyname", "String"), Column("isocurrencycode", "String"),
-                  Column("currencysymbol", "String"), Column("exchangerate", "Decimal", precision=10),
-                  Column("currencyprecision", "Integer"),
-                  Column("statecode", "State", options=STATE_ACTIVE),
-                  Column("statuscode", "Status", options=STATUS_ACTIVE),
-              ], ("Currency", "Currencies")),
+        _hand(
+            "systemuser",
+            "systemusers",
+            "systemuserid",
+            "fullname",
+            "SystemUser",
+            [
+                Column("fullname", "String", read_only=True),
+                Column("firstname", "String"),
+                Column("lastname", "String"),
+                Column("domainname", "String"),
+                Column("internalemailaddress", "String"),
+                Column("title", "String"),
+                Column("isdisabled", "Boolean", options={0: "Enabled", 1: "Disabled"}),
+                Column(
+                    "accessmode",
+                    "Picklist",
+                    options={
+                        0: "Read-Write",
+                        1: "Administrative",
+                        2: "Read",
+                        3: "Support User",
+                        4: "Non-interactive",
+                        5: "Delegated Admin",
+                    },
+                ),
+                Column("businessunitid", "Lookup", targets=("businessunit",)),
+                Column("parentsystemuserid", "Lookup", targets=("systemuser",)),
+                Column("azureactivedirectoryobjectid", "Uniqueidentifier"),
+            ],
+            ("User", "Users"),
+        ),
+        _hand(
+            "team",
+            "teams",
+            "teamid",
+            "name",
+            "Team",
+            [
+                Column("name", "String"),
+                Column(
+                    "teamtype",
+                    "Picklist",
+                    options={0: "Owner", 1: "Access", 2: "Security Group", 3: "Office Group"},
+                ),
+                Column("isdefault", "Boolean", options=YES_NO),
+                Column("description", "Memo"),
+                Column("emailaddress", "String"),
+                Column("businessunitid", "Lookup", targets=("businessunit",)),
+                Column("administratorid", "Lookup", targets=("systemuser",)),
+            ],
+            ("Team", "Teams"),
+        ),
+        _hand(
+            "businessunit",
+            "businessunits",
+            "businessunitid",
+            "name",
+            "BusinessUnit",
+            [
+                Column("name", "String"),
+                Column("divisionname", "String"),
+                Column("emailaddress", "String"),
+                Column("websiteurl", "String"),
+                Column("address1_city", "String"),
+                Column("costcenter", "String"),
+                Column("creditlimit", "Double", precision=2),
+                Column("isdisabled", "Boolean", options={0: "Enabled", 1: "Disabled"}),
+                Column("parentbusinessunitid", "Lookup", targets=("businessunit",)),
+                Column("transactioncurrencyid", "Lookup", targets=("transactioncurrency",)),
+            ],
+            ("Business Unit", "Business Units"),
+        ),
+        _hand(
+            "transactioncurrency",
+            "transactioncurrencies",
+            "transactioncurrencyid",
+            "currencyname",
+            "TransactionCurrency",
+            [
+                Column("currencyname", "String"),
+                Column("isocurrencycode", "String"),
+                Column("currencysymbol", "String"),
+                Column("exchangerate", "Decimal", precision=10),
+                Column("currencyprecision", "Integer"),
+                Column("statecode", "State", options=STATE_ACTIVE),
+                Column("statuscode", "Status", options=STATUS_ACTIVE),
+            ],
+            ("Currency", "Currencies"),
+        ),
     ]
 
 
@@ -233,19 +379,25 @@ def _add_navs(schema: Schema) -> None:
             targets = [t for t in column.targets if t in schema.tables]
             if column.kind == "Owner":
                 # One nav property typed mscrm.principal; the row's owner type picks the table.
-                table.navs["ownerid"] = Nav("ownerid", table.logical, "principal", "ownerid", False,
-                                            f"owner_{table.set_name}")
+                table.navs["ownerid"] = Nav(
+                    "ownerid", table.logical, "principal", "ownerid", False, f"owner_{table.set_name}"
+                )
                 continue
             for target in targets:
                 key = (table.logical, column.logical, target)
                 relationship, nav_name = real.get(key, ("", ""))
-                relationship = relationship or KNOWN_RELATIONSHIPS.get(key, f"lk_{table.logical}_{column.logical}")
+                relationship = relationship or KNOWN_RELATIONSHIPS.get(
+                    key, f"lk_{table.logical}_{column.logical}"
+                )
                 if not nav_name:
                     nav_name = f"{column.logical}_{target}" if len(column.targets) > 1 else column.logical
-                table.navs[nav_name] = Nav(nav_name, table.logical, target, column.logical, False, relationship)
+                table.navs[nav_name] = Nav(
+                    nav_name, table.logical, target, column.logical, False, relationship
+                )
                 back = schema.tables[target]
-                back.navs.setdefault(relationship, Nav(relationship, target, table.logical, column.logical, True,
-                                                       relationship))
+                back.navs.setdefault(
+                    relationship, Nav(relationship, target, table.logical, column.logical, True, relationship)
+                )
 
 
 @lru_cache(maxsize=1)

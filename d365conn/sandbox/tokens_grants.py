@@ -154,17 +154,20 @@ class TokenEndpoint:
         token = form.get("refresh_token", "")
         if not token:
             raise aad.missing_parameter("refresh_token")
+        # Validate the request before redeeming: a bad scope must not burn a single-use token.
+        requested = (
+            parse_delegated_scopes(cfg, form["scope"]) if version == "v2" and form.get("scope") else None
+        )
+        if version == "v1" and form.get("resource"):
+            self._v1_resource(form, required=True)
         grant = self._store.redeem_refresh_token(token, cfg.refresh_token_max_idle, cfg.strict_rotation)
-        if version == "v2" and form.get("scope"):
-            requested = parse_delegated_scopes(cfg, form["scope"])
+        if requested is not None:
             wanted = requested.permissions or (grant.permissions if requested.default else frozenset())
             if not self._consented(wanted) and not wanted <= grant.permissions:
                 raise aad.consent_required(cfg.client_id, cfg.app_name)
             # The refresh token keeps the offline_access of the original grant.
             oidc = requested.oidc_scopes | (grant.oidc_scopes & {"offline_access"})
             grant = Grant(grant.client_id, grant.user_oid, wanted or grant.permissions, oidc, grant.auth_time)
-        elif form.get("resource"):
-            self._v1_resource(form, required=True)
         return self._delegated_response(version, grant, form, None)
 
     def _password(self, version: str, form: dict[str, str]) -> dict[str, Any]:

@@ -1,0 +1,213 @@
+"""Cursor results as Arrow tables, Arrow record batches and pandas DataFrames.
+
+Owns: the Arrow type of each result column (chosen once per column from ``cursor.description``)
+and the column-wise conversion of fetched rows into Arrow arrays. ``Cursor.fetch_arrow_table``,
+``fetch_record_batches`` and ``fetch_df`` are thin delegations to this module; it reads the
+cursor only through its public PEP 249 surface (``description``, ``fetchmany``), so row counts and
+early closing behave exactly as with ``fetchmany``.
+
+Types: ``Edm.Decimal`` -> ``decimal128(precision, scale)`` with the column's scale (money keeps its
+4 places); ``Edm.DateTimeOffset`` -> ``timestamp[us, tz=UTC]``; ``Edm.Date`` -> ``date32``;
+``Edm.Guid`` -> ``string`` (the canonical 36-character form); booleans and integers are Arrow
+booleans/integers, whose validity bitmap keeps NULLs (pandas gets nullable ``Int32``/``boolean``).
+
+Rows arrive from the driver as tuples; each batch is transposed with ``zip(*rows)`` and every column
+becomes one ``pa.array`` call (C loops). ``benchmarks/bench_arrow.py`` measures this against the
+time spent fetching and decoding the rows: see docs/pandas.md for the figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from .exceptions import DataError, InterfaceError
+
+if TYPE_CHECKING:
+    from .cursor import Cursor
+
+#: Rows per record batch unless the caller says otherwise: a few Dataverse pages.
+DEFAULT_BATCH_ROWS = 65_536
+
+#: When a decimal column reports no scale (some plain OData services), the local engine's default.
+_DEFAULT_DECIMAL_SCALE = 10
+
+_SIMPLE: dict[str, pa.DataType] = {
+    "Edm.String": pa.string(),
+    "Edm.Guid": pa.string(),
+    "Edm.Boolean": pa.bool_(),
+    "Edm.Byte": pa.uint8(),
+    "Edm.SByte": pa.int8(),
+    "Edm.Int16": pa.int16(),
+    "Edm.Int32": pa.int32(),
+    "Edm.Int64": pa.int64(),
+    "Edm.Double": pa.float64(),
+    "Edm.Single": pa.float32(),
+    "Edm.DateTimeOffset": pa.timestamp("us", tz="UTC"),
+    "Edm.Date": pa.date32(),
+    "Edm.TimeOfDay": pa.time64("us"),
+    "Edm.Duration": pa.duration("us"),
+    "Edm.Binary": pa.binary(),
+}
+
+DescriptionRow = Sequence[Any]
+
+
+def decimal_type(precision: int | None, scale: int | None) -> pa.Decimal128Type:
+    """``decimal128`` for a column: its scale kept, precision widened only when it cannot hold it."""
+    s = _DEFAULT_DECIMAL_SCALE if scale is None else max(0, min(int(scale), 37))
+    p = 38 if precision is None else max(s + 1, min(int(precision), 38))
+    return pa.decimal128(p, s)
+
+
+def arrow_type(type_code: str, precision: int | None = None, scale: int | None = None) -> pa.DataType:
+    """The Arrow type of a result column with Edm type ``type_code``."""
+    if type_code == "Edm.Decimal":
+        return decimal_type(precision, scale)
+    return _SIMPLE.get(type_code, pa.string())
+
+
+def arrow_schema(description: Sequence[DescriptionRow]) -> pa.Schema:
+    """An Arrow schema from a PEP 249 ``description`` (name, type code, ..., precision, scale, null_ok)."""
+    fields = []
+    for name, type_code, _display, _internal, precision, scale, null_ok in description:
+        type_ = arrow_type(str(type_code), precision, scale)
+        fields.append(pa.field(str(name), type_, nullable=null_ok is not False))
+    return pa.schema(fields)
+
+
+def _as_text(values: Sequence[Any]) -> list[str | None]:
+    return [None if v is None else str(v) for v in values]
+
+
+def _to_utc(values: Sequence[Any]) -> list[Any]:
+    # Naive datetimes from the driver are UTC already (Edm.DateTimeOffset is normalised to UTC);
+    # marking them stops Arrow from reading them as local wall-clock time.
+    return [v.replace(tzinfo=dt.timezone.utc) if isinstance(v, dt.datetime) and v.tzinfo is None else v
+            for v in values]
+
+
+def _preparer(field: pa.Field) -> Callable[[Sequence[Any]], Sequence[Any]] | None:
+    """A per-column fix-up before ``pa.array`` (None: the values go in as they are)."""
+    if pa.types.is_string(field.type):
+        return _as_text  # GUIDs, and any type Arrow has no better column for
+    if pa.types.is_timestamp(field.type):
+        return _to_utc
+    return None
+
+
+class _BatchBuilder:
+    """Rows (tuples) -> one RecordBatch, with the converters chosen once per column."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        self._prepare = [_preparer(schema.field(i)) for i in range(len(schema))]
+
+    def build(self, rows: Sequence[tuple[Any, ...]]) -> pa.RecordBatch:
+        arrays = []
+        for index, values in enumerate(zip(*rows, strict=True)):
+            field = self.schema.field(index)
+            prepare = self._prepare[index]
+            try:
+                arrays.append(pa.array(prepare(values) if prepare else values, type=field.type))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as err:
+                raise DataError(
+                    f"column {field.name!r}: a value does not fit the Arrow type {field.type} ({err})"
+                ) from None
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+
+def _description(cursor: Cursor) -> Sequence[DescriptionRow]:
+    description = cursor.description
+    if description is None:
+        raise InterfaceError("no result set: the last statement returned no rows (or none was run)")
+    return description
+
+
+def iter_batches(cursor: Cursor, batch_size: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    """The cursor's remaining rows as record batches of at most ``batch_size`` rows, lazily."""
+    if batch_size <= 0:
+        raise InterfaceError("batch_size must be a positive number of rows")
+    builder = _BatchBuilder(arrow_schema(_description(cursor)))
+    while True:
+        rows = cursor.fetchmany(batch_size)
+        if not rows:
+            return
+        yield builder.build(rows)
+        if len(rows) < batch_size:
+            return
+
+
+def record_batch_reader(cursor: Cursor, batch_size: int = DEFAULT_BATCH_ROWS) -> pa.RecordBatchReader:
+    """A ``pyarrow.RecordBatchReader`` over the remaining rows: pages are fetched as it is read."""
+    schema = arrow_schema(_description(cursor))
+    return pa.RecordBatchReader.from_batches(schema, iter_batches(cursor, batch_size))
+
+
+def arrow_table(cursor: Cursor, batch_size: int = DEFAULT_BATCH_ROWS) -> pa.Table:
+    """All remaining rows as one ``pyarrow.Table`` (an empty table with the schema when none remain)."""
+    schema = arrow_schema(_description(cursor))
+    return pa.Table.from_batches(list(iter_batches(cursor, batch_size)), schema=schema)
+
+
+def _pandas() -> Any:
+    try:
+        import pandas
+    except ImportError:
+        raise InterfaceError(
+            "fetch_df() needs pandas: pip install 'd365conn[pandas]' (or pip install pandas)"
+        ) from None
+    return pandas
+
+
+def _nullable_mapper(pd: Any) -> Callable[[pa.DataType], Any]:
+    mapping = {
+        pa.bool_(): pd.BooleanDtype(),
+        pa.int8(): pd.Int8Dtype(),
+        pa.int16(): pd.Int16Dtype(),
+        pa.int32(): pd.Int32Dtype(),
+        pa.int64(): pd.Int64Dtype(),
+        pa.uint8(): pd.UInt8Dtype(),
+        pa.float32(): pd.Float32Dtype(),
+        pa.float64(): pd.Float64Dtype(),
+        pa.string(): pd.StringDtype(),
+    }
+    return mapping.get
+
+
+def to_pandas(table: pa.Table, dtype_backend: str = "numpy_nullable") -> Any:
+    """A DataFrame from an Arrow table of results.
+
+    ``numpy_nullable`` (default): integers and booleans as pandas nullable dtypes (``Int32``,
+    ``boolean``: NULL stays ``<NA>``, not a float NaN), text as ``string``, decimals as
+    ``decimal.Decimal`` objects, timestamps as ``datetime64[us, UTC]``, dates as ``datetime.date``.
+    ``pyarrow``: every column as a ``pd.ArrowDtype`` (decimals stay ``decimal128``, dates ``date32``).
+    """
+    pd = _pandas()
+    if dtype_backend == "pyarrow":
+        return table.to_pandas(types_mapper=pd.ArrowDtype)
+    if dtype_backend != "numpy_nullable":
+        raise InterfaceError("dtype_backend must be 'numpy_nullable' or 'pyarrow'")
+    return table.to_pandas(types_mapper=_nullable_mapper(pd))
+
+
+def dataframe(cursor: Cursor, dtype_backend: str = "numpy_nullable") -> Any:
+    """All remaining rows as a pandas DataFrame (see :func:`to_pandas` for the dtypes)."""
+    _pandas()  # fail before fetching anything when pandas is missing
+    return to_pandas(arrow_table(cursor), dtype_backend)
+
+
+__all__ = [
+    "DEFAULT_BATCH_ROWS",
+    "arrow_schema",
+    "arrow_table",
+    "arrow_type",
+    "dataframe",
+    "decimal_type",
+    "iter_batches",
+    "record_batch_reader",
+    "to_pandas",
+]

@@ -1,0 +1,250 @@
+"""Following ``@odata.nextLink`` to the end, and turning a plan's Scan into typed rows.
+
+Owns: the paging protocol and :func:`scan_rows`.
+
+- Every page request carries the same ``Prefer`` header -- ``odata.maxpagesize=N`` and, when the
+  scan needs labels, the annotation preference -- because Dataverse forgets both on pages it is
+  not told again (labels missing from page 2 on is a well-known pain).
+- The next link is followed unchanged. A failed page is retried by the transport from the same
+  link, so no row is read twice or skipped.
+- A :class:`PageStream` fetches at most one page ahead, and only when asked: ``scan_rows`` asks
+  for page N+1 when it starts decoding page N -- unless the scan's limit is already within reach
+  -- so decoding overlaps the next download, and no request is made for rows nobody needs.
+  The prefetch runs in a daemon thread that stops (its result discarded, its retries cut short)
+  when the stream is closed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .. import exceptions as exc
+from ..planner.plan import Scan
+from ..values.jsonpage import Envelope, PageDecoder, loads_exact, split_envelope
+
+if TYPE_CHECKING:
+    from .client import Transport
+
+#: The annotations a scan needs for ``<x>name`` (labels, lookup names) and ``<x>type`` (lookup
+#: target table) columns -- narrower than "*" so pages carry no annotation nobody reads.
+ANNOTATIONS = "OData.Community.Display.V1.FormattedValue,Microsoft.Dynamics.CRM.lookuplogicalname"
+
+
+@dataclass
+class Page:
+    """One page of a collection: rows as dicts (decimals exact), the next link, ``@odata.count``."""
+
+    rows: list[dict[str, Any]]
+    next_link: str | None
+    count: int | None
+    raw_bytes: int
+
+
+@dataclass
+class RawPage:
+    """One page as fetched: the envelope (rows not yet decoded) and its size."""
+
+    url: str
+    envelope: Envelope
+    raw_bytes: int
+
+
+def prefer_header(*, annotations: bool, page_size: int | None) -> dict[str, str]:
+    """The ``Prefer`` header sent with every page of a query (empty when nothing is preferred)."""
+    preferences = []
+    if page_size:
+        preferences.append(f"odata.maxpagesize={page_size}")
+    if annotations:
+        preferences.append(f'odata.include-annotations="{ANNOTATIONS}"')
+    return {"Prefer": ",".join(preferences)} if preferences else {}
+
+
+class _Fetch:
+    """One page being fetched in a daemon thread."""
+
+    def __init__(self, stream: PageStream, url: str) -> None:
+        self.url = url
+        self._done = threading.Event()
+        self._page: RawPage | None = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, args=(stream,), name="d365conn-prefetch", daemon=True).start()
+
+    def _run(self, stream: PageStream) -> None:
+        try:
+            self._page = stream.fetch(self.url)
+        except BaseException as problem:  # handed to the consumer, who raises it
+            self._error = problem
+        finally:
+            self._done.set()
+
+    def result(self) -> RawPage:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        if self._page is None:  # cannot happen: _run sets one of the two
+            raise exc.InternalError("prefetch ended without a page")
+        return self._page
+
+
+class PageStream:
+    """The pages of one query, in order. Iterate it; call :meth:`prefetch` to start fetching the
+    page after the last one returned; :meth:`close` when done (or use ``with``)."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        url: str,
+        *,
+        annotations: bool = False,
+        page_size: int | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        self.transport = transport
+        self.headers = prefer_header(annotations=annotations, page_size=page_size)
+        self.deadline = deadline if deadline is not None else transport.statement_deadline()
+        self._next_url: str | None = url
+        self._pending: _Fetch | None = None
+        self._cancel = threading.Event()
+        self.pages = 0
+
+    def fetch(self, url: str) -> RawPage:
+        """GET one page (retried from the same URL), envelope split and checked complete."""
+        response, envelope = self.transport.exchange(
+            "GET", url, headers=self.headers, idempotent=True, deadline=self.deadline,
+            parse=split_envelope, cancel=self._cancel,
+        )  # fmt: skip
+        if envelope is None:  # parse always returns one; keeps the type checker honest
+            raise exc.InternalError("no page body")
+        return RawPage(url, envelope, len(response.content))
+
+    def prefetch(self) -> None:
+        """Start fetching the next page in the background, if there is one and it isn't already."""
+        if self._pending is None and self._next_url is not None and not self._cancel.is_set():
+            self._pending = _Fetch(self, self._next_url)
+
+    def __iter__(self) -> Iterator[RawPage]:
+        return self
+
+    def __next__(self) -> RawPage:
+        if self._cancel.is_set():
+            raise StopIteration
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            page = pending.result()
+        elif self._next_url is not None:
+            page = self.fetch(self._next_url)
+        else:
+            raise StopIteration
+        self.pages += 1
+        self._next_url = page.envelope.next_link
+        return page
+
+    def close(self) -> None:
+        """Stop: no further page is requested; a prefetch in flight is abandoned."""
+        self._cancel.set()
+        self._pending = None
+        self._next_url = None
+
+    def __enter__(self) -> PageStream:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.close()
+
+
+def iter_pages(
+    transport: Transport,
+    url: str,
+    *,
+    annotations: bool = False,
+    page_size: int | None = None,
+    deadline: float | None = None,
+) -> Iterator[Page]:
+    """Pages with rows as dicts, strictly lazy (see :meth:`Transport.iter_pages`)."""
+    with PageStream(
+        transport, url, annotations=annotations, page_size=page_size, deadline=deadline
+    ) as stream:
+        for raw in stream:
+            rows = raw.envelope.rows
+            decoded: Any = rows if isinstance(rows, list) else loads_exact(rows)
+            yield Page(decoded, raw.envelope.next_link, raw.envelope.count, raw.raw_bytes)
+
+
+def scan_batches(
+    transport: Transport,
+    service_root: str,
+    scan: Scan,
+    *,
+    page_size: int | None = None,
+    deadline: float | None = None,
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The typed rows of a Scan, one list per page (for bulk consumers such as Arrow)."""
+    url = scan.query.url(service_root)
+    if scan.kind == "count":
+        yield [(_count(transport, url, scan, deadline),)]
+        return
+    limit = scan.limit
+    if limit is not None and limit <= 0:
+        return
+    if limit is not None and page_size:
+        # No page bigger than the rows wanted: Dataverse ignores $top under maxpagesize.
+        page_size = min(page_size, limit)
+    decoder = PageDecoder(scan.columns, table=scan.table)
+    produced = 0
+    with PageStream(
+        transport, url, annotations=scan.annotations, page_size=page_size, deadline=deadline
+    ) as stream:
+        for page in stream:
+            rows = page.envelope.rows
+            if limit is None:
+                stream.prefetch()  # fetch page N+1 while page N is decoded
+            batch = decoder.decode(rows, produced + 1)
+            if limit is not None:
+                remaining = limit - produced
+                if len(batch) >= remaining:
+                    if remaining:
+                        yield batch[:remaining]
+                    return  # the limit is reached: no further page is requested
+                stream.prefetch()
+            produced += len(batch)
+            if batch:
+                yield batch
+
+
+def scan_rows(
+    transport: Transport,
+    service_root: str,
+    scan: Scan,
+    *,
+    page_size: int | None = None,
+    deadline: float | None = None,
+) -> Iterator[tuple[Any, ...]]:
+    """Every typed row of a plan Scan, lazily; closing the iterator stops the paging."""
+    for batch in scan_batches(transport, service_root, scan, page_size=page_size, deadline=deadline):
+        yield from batch
+
+
+def _count(transport: Transport, url: str, scan: Scan, deadline: float | None) -> int:
+    """A bare-number ``/$count`` body (or a JSON number) as one int."""
+    text = transport.get_text(url, deadline=deadline).strip()
+    try:
+        return int(text)
+    except ValueError:
+        raise exc.DataError(
+            f"cannot read the row count of table {scan.table!r}: expected a number, got {text[:40]!r}"
+        ) from None
+
+
+__all__ = [
+    "ANNOTATIONS",
+    "Page",
+    "PageStream",
+    "RawPage",
+    "iter_pages",
+    "prefer_header",
+    "scan_batches",
+    "scan_rows",
+]

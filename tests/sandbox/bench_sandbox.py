@@ -1,0 +1,77 @@
+"""Benchmark (not a test): data generation rows/s and 5,000-row pages/s of `account`.
+
+Run: python tests/sandbox/bench_sandbox.py [accounts]   (default 200,000)
+The sandbox runs in a child process, as in client benchmarks, and is read with plain `requests`.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+
+import requests
+
+from d365conn.sandbox.datagen import load
+from d365conn.sandbox.launcher import Sandbox
+from d365conn.sandbox.store import Store
+from d365conn.sandbox.tables import build_schema
+
+
+def generation(rows: int) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        store = Store(build_schema(), directory)
+        started = time.perf_counter()
+        counts = load(store, rows, 1)
+        seconds = time.perf_counter() - started
+        store.close()
+    total = sum(counts.values())
+    print(
+        f"generation: {rows:,} accounts ({total:,} rows in all) in {seconds:.1f} s = "
+        f"{rows / seconds:,.0f} accounts/s, {total / seconds:,.0f} rows/s"
+    )
+
+
+def pages(rows: int, select: str, annotations: bool, limit: int = 40) -> None:
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        Sandbox(rows=rows, data_dir=directory, process=True) as sandbox,
+    ):
+        session = requests.Session()
+        token = session.post(
+            sandbox.token_uri,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": sandbox.client_id,
+                "client_secret": sandbox.client_secret,
+                "scope": sandbox.scope,
+            },
+        ).json()["access_token"]
+        prefer = "odata.maxpagesize=5000" + (',odata.include-annotations="*"' if annotations else "")
+        session.headers.update({"Authorization": f"Bearer {token}", "Prefer": prefer})
+        url: str | None = sandbox.service_url + "accounts" + (f"?$select={select}" if select else "")
+        count = fetched = 0
+        size = 0
+        started = time.perf_counter()
+        while url and count < limit:
+            response = session.get(url)
+            body = response.json()
+            size += len(response.content)
+            fetched += len(body["value"])
+            url = body.get("@odata.nextLink")
+            count += 1
+        seconds = time.perf_counter() - started
+        label = select or "all columns"
+        print(
+            f"pages ({label}{', annotations' if annotations else ''}): {count} pages, {fetched:,} rows in "
+            f"{seconds:.2f} s = {count / seconds:.1f} pages/s, {fetched / seconds:,.0f} rows/s, "
+            f"{size / count / 1e6:.1f} MB/page (client JSON parsing included)"
+        )
+
+
+if __name__ == "__main__":
+    accounts = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
+    generation(accounts)
+    pages(accounts, "", False)
+    pages(accounts, "name,revenue,industrycode,createdon,_primarycontactid_value", False)
+    pages(accounts, "", True, limit=10)
