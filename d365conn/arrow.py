@@ -84,16 +84,17 @@ def _as_text(values: Sequence[Any]) -> list[str | None]:
 
 
 def _to_utc(values: Sequence[Any]) -> list[Any]:
-    # Naive datetimes from the driver are UTC already (Edm.DateTimeOffset is normalised to UTC);
-    # marking them stops Arrow from reading them as local wall-clock time.
+    # Naive datetimes would be read as local wall-clock time; the driver's are UTC, so mark them.
     return [v.replace(tzinfo=dt.timezone.utc) if isinstance(v, dt.datetime) and v.tzinfo is None else v
             for v in values]
 
 
-def _preparer(field: pa.Field) -> Callable[[Sequence[Any]], Sequence[Any]] | None:
+def _preparer(type_code: str, field: pa.Field) -> Callable[[Sequence[Any]], Sequence[Any]] | None:
     """A per-column fix-up before ``pa.array`` (None: the values go in as they are)."""
+    if type_code == "Edm.String":
+        return None  # already str or None
     if pa.types.is_string(field.type):
-        return _as_text  # GUIDs, and any type Arrow has no better column for
+        return _as_text  # GUIDs (uuid.UUID), and any type Arrow has no better column for
     if pa.types.is_timestamp(field.type):
         return _to_utc
     return None
@@ -102,9 +103,9 @@ def _preparer(field: pa.Field) -> Callable[[Sequence[Any]], Sequence[Any]] | Non
 class _BatchBuilder:
     """Rows (tuples) -> one RecordBatch, with the converters chosen once per column."""
 
-    def __init__(self, schema: pa.Schema) -> None:
-        self.schema = schema
-        self._prepare = [_preparer(schema.field(i)) for i in range(len(schema))]
+    def __init__(self, description: Sequence[DescriptionRow]) -> None:
+        self.schema = arrow_schema(description)
+        self._prepare = [_preparer(str(d[1]), self.schema.field(i)) for i, d in enumerate(description)]
 
     def build(self, rows: Sequence[tuple[Any, ...]]) -> pa.RecordBatch:
         arrays = []
@@ -131,7 +132,7 @@ def iter_batches(cursor: Cursor, batch_size: int = DEFAULT_BATCH_ROWS) -> Iterat
     """The cursor's remaining rows as record batches of at most ``batch_size`` rows, lazily."""
     if batch_size <= 0:
         raise InterfaceError("batch_size must be a positive number of rows")
-    builder = _BatchBuilder(arrow_schema(_description(cursor)))
+    builder = _BatchBuilder(_description(cursor))
     while True:
         rows = cursor.fetchmany(batch_size)
         if not rows:

@@ -133,9 +133,15 @@ def quote_ident(name: str) -> str:
 class LocalEngine:
     """One DuckDB database per statement: load relations, run SQL, stream the result."""
 
-    def __init__(self) -> None:
+    def __init__(self, collation: str | None = None) -> None:
         self._con = duckdb.connect(":memory:")
         self._con.execute("SET TimeZone='UTC'")
+        if collation is not None:
+            # The service's string semantics (Dataverse compares case-insensitively) must hold for
+            # what runs here too: =, ORDER BY, DISTINCT, GROUP BY and set operations follow it.
+            if not re.fullmatch(r"[a-z_.]+", collation):
+                raise ProgrammingError(f"invalid collation {collation!r}")
+            self._con.execute(f"SET default_collation='{collation}'")
         self._lock = threading.Lock()
         self._closed = False
 

@@ -44,7 +44,7 @@ def _run(service: Service, plan: Plan, deadline: float | None) -> tuple[list[Col
         columns = [_column_info(c) for c in plan.columns]
         rows = _scan(service, plan.scans[0], deadline)
         return columns, *_primed(rows)
-    engine = LocalEngine()
+    engine = LocalEngine(plan.collation)
     try:
         for scan in plan.scans:
             local_cols = [

@@ -187,7 +187,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("ApplicationName", "application_name", "str", "Added to the User-Agent header.",
                aliases=("UserAgent", "AppName")),
     OptionSpec("ContinueOnError", "continue_on_error", "bool",
-               "executemany() and commit(): keep going after a failed row and report every failed row "
+               "executemany() with autocommit: keep going after a failed row and report every failed row "
                "in one BatchError (the rows that succeeded stay applied; no change sets). Off: each batch "
                "is one atomic change set that stops at the first failure (docs/writes.md).",
                aliases=("ContinueOnErrors",), default=False),

@@ -12,11 +12,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import exceptions as exc
 from .config import Config
 from .result import ColumnInfo, Result, display_size_for
+
+if TYPE_CHECKING:
+    from .writes import WriteExecutor
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 
@@ -24,8 +27,7 @@ _LEADING_COMMENTS = re.compile(r"^\s*(?:(?:--[^\n]*\n)|(?:/\*.*?\*/)|\s)*", re.D
 _FIRST_WORD = re.compile(r"[A-Za-z]+")
 #: Valid SQL that d365conn does not run (DDL, sessions, privileges): NotSupportedError, not a syntax error.
 _OTHER_SQL_STATEMENTS = frozenset(
-    "CREATE DROP ALTER TRUNCATE RENAME GRANT REVOKE DENY BEGIN START COMMIT ROLLBACK SAVEPOINT SET SHOW "
-    "USE DESCRIBE DESC ANALYZE VACUUM COPY LOCK DECLARE PRAGMA ATTACH DETACH COMMENT REPLACE".split()
+    ["CREATE", "DROP", "ALTER", "TRUNCATE", "RENAME", "GRANT", "REVOKE", "DENY", "BEGIN", "START", "COMMIT", "ROLLBACK", "SAVEPOINT", "SET", "SHOW", "USE", "DESCRIBE", "DESC", "ANALYZE", "VACUUM", "COPY", "LOCK", "DECLARE", "PRAGMA", "ATTACH", "DETACH", "COMMENT", "REPLACE"]
 )
 
 
@@ -51,6 +53,7 @@ class Service:
         self._transport: Any = None
         self._catalog: Any = None
         self._plan_cache = PlanCache()
+        self._writes: WriteExecutor | None = None
 
     # -- rooms, lazily ------------------------------------------------------------------------
 
@@ -78,6 +81,14 @@ class Service:
             self._catalog = open_catalog(self.config, self.kind, self.transport)
         return self._catalog
 
+    @property
+    def writes(self) -> WriteExecutor:
+        if self._writes is None:
+            from .writes import WriteExecutor
+
+            self._writes = WriteExecutor(self)
+        return self._writes
+
     # -- statements ---------------------------------------------------------------------------
 
     def execute(self, sql: str, params: Params, *, autocommit: bool) -> Result:
@@ -87,10 +98,7 @@ class Service:
         if keyword == "EXPLAIN":
             return self._explain(sql, params)
         if keyword in ("INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT"):
-            raise exc.NotSupportedError(
-                f"{keyword} is not supported yet: d365conn is read-only until the write path lands "
-                "(see the feature matrix in the README)"
-            )
+            return self.writes.execute(sql, [params], autocommit=autocommit, many=False)
         if keyword in ("CALL", "EXEC", "EXECUTE"):
             return self._call_statement(sql, params)
         if not keyword:
@@ -107,7 +115,7 @@ class Service:
     def executemany(self, sql: str, params_list: Sequence[Params], *, autocommit: bool) -> Result:
         keyword = statement_keyword(sql)
         if keyword in ("INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT"):
-            return self.execute(sql, params_list[0] if params_list else None, autocommit=autocommit)
+            return self.writes.execute(sql, params_list, autocommit=autocommit, many=True)
         raise exc.ProgrammingError("executemany() is for INSERT, UPDATE, DELETE and MERGE; use execute() for queries")
 
     def _plan(self, sql: str, params: Params) -> Any:
@@ -146,19 +154,23 @@ class Service:
         columns = [ColumnInfo(n, "Edm.String", None) for n in names]
         return Result(columns=columns, rows=iter(rows), rowcount=len(rows))
 
-    # -- transactions (writes arrive with the write path) --------------------------------------
+    # -- transactions (the queue lives in writes/executor.py) -----------------------------------
 
     def pending_writes(self) -> int:
-        return 0
+        return self._writes.pending() if self._writes is not None else 0
 
     def check_writable_transactions(self) -> None:
-        """Turning autocommit off is allowed; queued writes arrive with the write path."""
+        """Turning autocommit off is allowed: DML is queued until commit() (docs/writes.md)."""
 
     def commit(self) -> None:
-        """Nothing is queued while d365conn is read-only."""
+        """Send the queued writes as atomic change sets."""
+        if self._writes is not None:
+            self._writes.commit()
 
     def rollback(self) -> None:
-        """Nothing is queued while d365conn is read-only."""
+        """Discard the queued writes."""
+        if self._writes is not None:
+            self._writes.rollback()
 
     def close(self) -> None:
         if self._transport is not None:

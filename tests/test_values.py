@@ -384,3 +384,48 @@ def test_a_generated_page_of_real_rows(fast: bool) -> None:
     decoder = PageDecoder(columns, use_fast=fast)
     assert decoder.fast is fast
     assert decoder.decode(split_envelope(body, use_fast=fast).rows) == expected
+
+
+def test_gc_pause_nests_and_restores() -> None:
+    import gc
+
+    from d365conn.values.jsonpage import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # a collector the application switched off stays off
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize(
+    ("edm", "text"),
+    [
+        ("Edm.DateTimeOffset", "2024-+6-12T14:13:25Z"),
+        ("Edm.DateTimeOffset", "2024-06-12T14:13:2 Z"),
+        ("Edm.Date", "2024-+2-01"),
+        ("Edm.Date", "２０２４-02-01"),
+        ("Edm.Int64", "١٢"),
+    ],
+)
+def test_lookalike_digits_and_signs_are_refused(edm: str, text: str) -> None:
+    with pytest.raises(ConversionFailure):
+        converter_for(edm)(text)
+
+
+def test_loads_exact_without_msgspec(monkeypatch: pytest.MonkeyPatch) -> None:
+    from d365conn.values import jsonpage
+
+    monkeypatch.setattr(jsonpage, "_EXACT", None)  # as on a machine without msgspec
+    assert loads_exact(b'{"a": [0.10, 2, "x"]}') == {"a": [Decimal("0.10"), 2, "x"]}
+    with pytest.raises(MalformedJSON):
+        loads_exact(b'{"a": ')

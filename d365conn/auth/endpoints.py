@@ -11,6 +11,7 @@ Nothing here does I/O except :func:`discover`, which reads an issuer's OpenID me
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -93,6 +94,10 @@ def default_audience(service_url: str) -> str:
     if host == "businesscentral.dynamics.com" or host.endswith(".businesscentral.dynamics.com"):
         return BUSINESS_CENTRAL_RESOURCE
     return service_origin(service_url)
+
+
+def is_entra_url(url: str) -> bool:
+    return (urlsplit(url).hostname or "").lower() in ENTRA_HOSTS
 
 
 def token_style(token_uri: str) -> Style:
@@ -193,6 +198,29 @@ def use_msal(config: Config, endpoints: Endpoints) -> bool:
             raise ConfigurationError("OAuthClient=MSAL cannot be used here: " + "; ".join(reasons))
         return True
     return endpoints.entra and not reasons
+
+
+_CHALLENGE_URI = re.compile(r'authorization_uri\s*=\s*"?([^",\s]+)"?', re.IGNORECASE)
+
+
+def token_uri_from_challenge(header: str, service_url: str) -> str | None:
+    """The v2 token endpoint named by a service's ``WWW-Authenticate: Bearer authorization_uri=...``.
+
+    Dataverse answers an unauthenticated request with the tenant's authorize URL. It is trusted only
+    when it points at a Microsoft Entra host or at the service's own host (the sandbox), so a service
+    cannot send our client secret to an arbitrary issuer.
+    """
+    match = _CHALLENGE_URI.search(header or "")
+    if not match:
+        return None
+    parts = urlsplit(match.group(1))
+    host = (parts.hostname or "").lower()
+    if host not in ENTRA_HOSTS and host != (urlsplit(service_url).hostname or "").lower():
+        return None
+    segments = [s for s in parts.path.split("/") if s]
+    if not segments or segments[0] in ("oauth2", "common", "organizations", "consumers"):
+        return None
+    return f"{parts.scheme}://{parts.netloc}/{segments[0]}/oauth2/v2.0/token"
 
 
 def oidc_scope_list(scopes: tuple[str, ...]) -> list[str]:

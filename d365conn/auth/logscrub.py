@@ -25,7 +25,8 @@ _MSAL_LOGGERS = (
     "msal.oauth2cli.assertion",
 )
 _FIELDS = (
-    r"code|code_verifier|access_token|refresh_token|id_token|client_secret|client_assertion|password|assertion"
+    r"code|code_verifier|access_token|refresh_token|id_token|client_secret|client_assertion|password|"
+    r"assertion"
 )
 _JSON_FIELD = re.compile(r'("(?:' + _FIELDS + r')"\s*:\s*)"(?!\*{3,})[^"]*"')
 _QUERY_FIELD = re.compile(r"(\b(?:" + _FIELDS + r")=)(?!\*{3,})[^&\s'\"]+")

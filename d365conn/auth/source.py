@@ -15,8 +15,10 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import sys
 import threading
 import time
+import webbrowser
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,6 +113,8 @@ class OAuthTokenSource:
         self._loaded = False
         #: Token requests this source made (renewals, not cache hits); for diagnostics.
         self.requests_made = 0
+        #: Opens the sign-in page for InteractiveLogin=true (embedders may replace it).
+        self.open_browser: Callable[[str], object] = webbrowser.open
 
     def __repr__(self) -> str:
         return f"OAuthTokenSource(grant={self.grant!r}, client_id={self._config.client_id!r})"
@@ -134,7 +138,9 @@ class OAuthTokenSource:
         config = self._config
         if config.token_uri and (config.auth_uri or self.grant != grants.AUTHORIZATION_CODE):
             return None
-        if not config.authority or config.tenant_id:
+        if not config.token_uri and not config.tenant_id and not config.authority:
+            return self._challenge()
+        if not config.authority or config.tenant_id or ep.is_entra_url(config.authority):
             return None
         ep.check_secure(config.authority, "Authority")
         url = config.authority.rstrip("/") + "/.well-known/openid-configuration"
@@ -153,6 +159,20 @@ class OAuthTokenSource:
                 hint="Authority must be the issuer URL (it serves /.well-known/openid-configuration)",
             )
         return doc
+
+    def _challenge(self) -> dict[str, Any] | None:
+        """Neither TokenURI, TenantID nor Authority: ask the service who issues its tokens (the
+        ``WWW-Authenticate`` challenge of an unauthenticated request names the tenant)."""
+        url = self._config.service_root
+        try:
+            response = self._session.get(url, headers={"Accept": "application/json"})
+        except requests.RequestException as exc:
+            raise unreachable(exc, url, "service (to discover its tenant)") from None
+        token_uri = None
+        if response.status_code == 401:
+            token_uri = ep.token_uri_from_challenge(response.headers.get("WWW-Authenticate", ""), url)
+        log.debug("token source: the service's challenge names %s", token_uri or "no usable issuer")
+        return {"token_endpoint": token_uri} if token_uri else None
 
     @property
     def client(self) -> TokenClient:
@@ -187,10 +207,9 @@ class OAuthTokenSource:
             return
         if self._seed is not None and record.get("seed") != self._seed:
             return  # the connection string names another token family: it wins over the cache
+        # No RefreshToken given (or the same family): continue the cached family.
         seed = record.get("seed")
-        self._seed = (
-            seed if isinstance(seed, str) else None
-        )  # no RefreshToken given: continue the cached family
+        self._seed = seed if isinstance(seed, str) else None
         cached_rt = record.get("refresh_token")
         if isinstance(cached_rt, str) and cached_rt:
             self._refresh_token = cached_rt
@@ -287,7 +306,7 @@ class OAuthTokenSource:
                 # The password is still at hand: sign in again rather than fail.
                 response = self.client.password(self._config.logon_id or "", self._config.password or "")
         elif grant == grants.AUTHORIZATION_CODE and self._config.interactive_login:
-            response = self.login()
+            response = self.login(open_browser=self.open_browser, on_url=_tell_user)
             return self._current or self._make_current(response, grant)
         else:
             self.requests_made -= 1
@@ -443,6 +462,11 @@ class OAuthTokenSource:
     @property
     def session(self) -> AuthSession:
         return self._session
+
+
+def _tell_user(url: str) -> None:
+    # InteractiveLogin=true is for desktop use: the user needs the URL if no browser opens.
+    print(f"d365conn: sign in at {url}", file=sys.stderr, flush=True)
 
 
 class NoAuthSource:

@@ -46,7 +46,8 @@ TABLE_LIST = ("EntityDefinitions?$select=LogicalName,EntitySetName,PrimaryIdAttr
               "PrimaryNameAttribute,IsPrivate")
 TABLE_PROPS = "LogicalName,EntitySetName,SchemaName,PrimaryIdAttribute,PrimaryNameAttribute,Description"
 ATTRIBUTE_PROPS = ("LogicalName,AttributeType,AttributeTypeName,AttributeOf,IsValidForRead,"
-                   "IsValidForCreate,IsValidForUpdate,IsPrimaryId,IsPrimaryName,RequiredLevel")
+                   "IsValidODataAttribute,IsValidForCreate,IsValidForUpdate,IsPrimaryId,IsPrimaryName,"
+                   "RequiredLevel")
 KEY_PROPS = "LogicalName,KeyAttributes,EntityKeyIndexStatus"
 RELATIONSHIP_PROPS = ("ReferencingAttribute,ReferencedEntity,ReferencedAttribute,"
                       "ReferencingEntityNavigationPropertyName")

@@ -18,8 +18,9 @@ The rules, per attribute (``AttributeType`` / ``AttributeTypeName``):
 - The ``*name`` / ``*yominame`` / ``*type`` attributes whose ``AttributeOf`` is such a lookup or
   choice are those companions: they are never Web API properties. Yomi (phonetic) names have no
   Web API source at all and are left out.
-- Left out with a reason: ``IsValidForRead`` false, ManagedProperty, CalendarRules, PartyList and
-  other Virtual attributes (file columns...), which the Web API does not return as plain values.
+- Left out with a reason: ``IsValidForRead`` or ``IsValidODataAttribute`` false, ManagedProperty,
+  CalendarRules, PartyList and other Virtual attributes (file columns...), which the Web API does
+  not return as plain values.
 """
 
 from __future__ import annotations
@@ -158,9 +159,15 @@ def build_table(
         if attr.get("IsValidForRead") is False:
             built.excluded[name] = "not valid for read (IsValidForRead false)"
             continue
+        if attr.get("IsValidODataAttribute") is False:
+            built.excluded[name] = "not a Web API property (IsValidODataAttribute false)"
+            continue
         if kind not in PLAIN_EDM and kind not in LOOKUP_KINDS and kind not in CHOICE_KINDS \
                 and kind != "MultiSelectPicklist":
-            built.excluded[name] = f"{kind or 'untyped'} attribute: not a readable Web API property"
+            type_name = attr.get("AttributeTypeName")
+            detail = type_name.get("Value") if isinstance(type_name, Mapping) else None
+            built.excluded[name] = (f"{kind or 'untyped'} attribute{f' ({detail})' if detail else ''}: "
+                                    "no plain value in the Web API")
             continue
         own = {c: kinds[c] for c in sorted(companions.get(name, ()))}
         insertable = attr.get("IsValidForCreate") is not False

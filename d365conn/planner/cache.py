@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from d365conn.catalog.model import CatalogView
+from d365conn.exceptions import ProgrammingError
 from d365conn.planner.capabilities import Capabilities
 from d365conn.planner.context import SLOT_CLOSE, SLOT_OPEN, SlotBook, SlotUse
 from d365conn.planner.filters import ValueDependent
-from d365conn.planner.parse import check_parameters, open_parameters, parse_statement
+from d365conn.planner.parse import check_shape, marker_shape, open_parameters, parse_statement
 from d365conn.planner.plan import Plan
 from d365conn.planner.planner import map_odata_text, new_context, plan_statement, plan_tree
-from d365conn.planner.values import Unpushable, accepts, json_element, odata_literal, sql_literal
+from d365conn.planner.values import Unpushable, json_element, odata_literal, sql_literal
 
 _SENTINEL = re.compile(f"'?{SLOT_OPEN}[0-9a-f]+:([0-9]+){SLOT_CLOSE}'?")
 
@@ -38,7 +39,8 @@ _SENTINEL = re.compile(f"'?{SLOT_OPEN}[0-9a-f]+:([0-9]+){SLOT_CLOSE}'?")
 class _Template:
     plan: Plan
     uses: tuple[SlotUse, ...]
-    tree_markers: Any  # the parsed statement, for checking parameter shapes
+    #: (positional markers, names of named markers): checked against each call's parameters.
+    shape: tuple[int, tuple[str, ...]]
 
 
 class _Replan:
@@ -54,7 +56,7 @@ class PlanCache:
 
     def __init__(self, maxsize: int = 512) -> None:
         self.maxsize = maxsize
-        self._entries: OrderedDict[tuple[Any, ...], tuple[CatalogView, _Entry]] = OrderedDict()
+        self._entries: OrderedDict[tuple[Any, ...], tuple[CatalogView, Capabilities, _Entry]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -77,12 +79,13 @@ class PlanCache:
         page_size: int | None = None,
     ) -> Plan:
         """The plan of ``sql`` with ``params``: from the cache when possible."""
-        key = (sql, dialect, id(catalog), capabilities, page_size)
+        # Identity keys keep the lookup cheap; the entry remembers the objects to rule out reuse of ids.
+        key = (sql, dialect, id(catalog), id(capabilities), page_size)
         with self._lock:
             found = self._entries.get(key)
-            if found is not None and found[0] is catalog:
+            if found is not None and found[0] is catalog and found[1] is capabilities:
                 self._entries.move_to_end(key)
-                entry = found[1]
+                entry = found[2]
                 self.hits += 1
             else:
                 entry = None
@@ -90,18 +93,18 @@ class PlanCache:
             self.misses += 1
             entry = self._prepare(sql, params, catalog, capabilities, dialect, page_size)
             with self._lock:
-                self._entries[key] = (catalog, entry)
+                self._entries[key] = (catalog, capabilities, entry)
                 while len(self._entries) > self.maxsize:
                     self._entries.popitem(last=False)
         if isinstance(entry, Plan):
             if params:
                 # A statement without markers but with parameters: let plan_statement complain.
                 return plan_statement(
-                sql, params, catalog, capabilities, dialect=dialect, page_size=page_size
-            )
+                    sql, params, catalog, capabilities, dialect=dialect, page_size=page_size
+                )
             return entry
         if isinstance(entry, _Template):
-            check_parameters(entry.tree_markers, params)
+            check_shape(*entry.shape, params)
             bound = _bind(entry, params)
             if bound is not None:
                 return bound
@@ -117,7 +120,7 @@ class PlanCache:
         page_size: int | None,
     ) -> _Entry:
         tree, explain, read = parse_statement(sql, dialect)
-        shape = tree.copy()
+        shape = marker_shape(tree)
         if open_parameters(tree) == 0:
             return plan_statement(sql, None, catalog, capabilities, dialect=dialect, page_size=page_size)
         ctx = new_context(catalog, capabilities, read, page_size, sql)
@@ -149,17 +152,18 @@ def _bind(template: _Template, params: Sequence[Any] | Mapping[str, Any] | None)
     texts: list[str] = []
     for use in template.uses:
         value = _value(params, use.key)
+        if use.mode == "sql":
+            texts.append(sql_literal(value))
+            continue
+        if value is None:
+            return None  # `= NULL` is never true in SQL but `eq null` is in OData: re-plan instead
         try:
-            if use.mode == "sql":
-                texts.append(sql_literal(value))
-            elif not accepts(value, use.edm_type):
-                return None
-            elif use.mode == "json":
+            if use.mode == "json":
                 texts.append(json_element(value, use.edm_type))
             else:
                 texts.append(odata_literal(value, use.edm_type))
-        except Unpushable:
-            return None
+        except (Unpushable, ProgrammingError):
+            return None  # not a value of the slot's type: plan with the value to decide
 
     def fill(text: str) -> str:
         return _SENTINEL.sub(lambda m: texts[int(m.group(1))], text) if SLOT_OPEN in text else text
@@ -169,6 +173,12 @@ def _bind(template: _Template, params: Sequence[Any] | Mapping[str, Any] | None)
 
 def _fill_plan(plan: Plan, fill: Callable[[str], str]) -> Plan:
     out = map_odata_text(plan, fill)
+    if (
+        plan.fallback is None
+        and not plan.prerequisites
+        and (plan.local_sql is None or SLOT_OPEN not in plan.local_sql)
+    ):
+        return out
     prerequisites = tuple(
         dataclasses.replace(
             p,

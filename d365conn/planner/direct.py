@@ -32,7 +32,15 @@ from d365conn.planner.plan import ODataQuery, OutputColumn, Plan, Prerequisite, 
 from d365conn.planner.values import NotLiteral, Slot, Unpushable, literal_of
 
 _UNSUPPORTED_ARGS = (
-    "having", "qualify", "windows", "laterals", "pivots", "into", "locks", "sample", "prewhere",
+    "having",
+    "qualify",
+    "windows",
+    "laterals",
+    "pivots",
+    "into",
+    "locks",
+    "sample",
+    "prewhere",
 )
 _AGG_METHODS: dict[type[exp.Expr], str] = {
     exp.Sum: "sum",
@@ -217,7 +225,12 @@ def plan_direct(select: exp.Expr, ctx: PlanContext, fallback: Callable[[], Plan]
         or (from_.this.db or "").lower() == "information_schema"
     ):
         raise NotDirect("FROM")
-    for node in select.find_all(exp.Window, exp.Subquery, exp.Select, exp.Lateral, exp.Unnest):
+    nested = (
+        ()
+        if select.meta.get("d365conn_simple")
+        else select.find_all(exp.Window, exp.Subquery, exp.Select, exp.Lateral, exp.Unnest)
+    )
+    for node in nested:
         if node is select:
             continue
         parent = node.parent
@@ -260,8 +273,13 @@ def plan_direct(select: exp.Expr, ctx: PlanContext, fallback: Callable[[], Plan]
         plan = _plan_rows(select, ctx, base, expands, items, filter_text)
     if prerequisites:
         plan = Plan(
-            scans=plan.scans, columns=plan.columns, local_sql=plan.local_sql, fallback=plan.fallback,
-            notes=plan.notes, prerequisites=tuple(prerequisites), collation=plan.collation,
+            scans=plan.scans,
+            columns=plan.columns,
+            local_sql=plan.local_sql,
+            fallback=plan.fallback,
+            notes=plan.notes,
+            prerequisites=tuple(prerequisites),
+            collation=plan.collation,
         )
     return plan
 
@@ -588,8 +606,10 @@ def _aggregate(node: exp.Expr, base: Source, alias: str, ctx: PlanContext) -> tu
         return f"$count as {alias}", "Edm.Int32"
     if isinstance(node, exp.Count) and isinstance(node.this, exp.Distinct):
         args = node.this.expressions
-        if len(args) != 1 or not isinstance(args[0], exp.Column) or "countdistinct" not in (
-            ctx.caps.apply_methods
+        if (
+            len(args) != 1
+            or not isinstance(args[0], exp.Column)
+            or "countdistinct" not in (ctx.caps.apply_methods)
         ):
             raise NotDirect("COUNT(DISTINCT ...)")
         _, col = resolve_column(args[0], [base])
@@ -602,14 +622,21 @@ def _aggregate(node: exp.Expr, base: Source, alias: str, ctx: PlanContext) -> tu
     _, col = resolve_column(node.this, [base])
     if col.role not in ("attribute", "choice"):
         raise NotDirect("aggregate column")
-    numeric = col.edm_type in ("Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Decimal", "Edm.Double",
-                               "Edm.Single")
+    numeric = col.edm_type in (
+        "Edm.Int16",
+        "Edm.Int32",
+        "Edm.Int64",
+        "Edm.Decimal",
+        "Edm.Double",
+        "Edm.Single",
+    )
     if method in ("sum", "average") and not numeric:
         raise NotDirect("sum/average of a non-number")
     if method == "sum":
         edm = "Edm.Int64" if col.edm_type.startswith("Edm.Int") else col.edm_type
     elif method == "average":
-        edm = "Edm.Double" if col.edm_type in ("Edm.Double", "Edm.Single") else "Edm.Decimal"
+        # The average of whole numbers has a fraction: a double, as the local fallback computes it.
+        edm = "Edm.Decimal" if col.edm_type == "Edm.Decimal" else "Edm.Double"
     else:
         edm = col.edm_type
     return f"{col.property or col.name} with {method} as {alias}", edm

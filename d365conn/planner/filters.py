@@ -213,14 +213,23 @@ class FilterWriter:
             return Pushed(self._in(inner, negate=True))
         if isinstance(inner, exp.Between):
             return Pushed(self._between(inner, negate=True))
+        # De Morgan holds in SQL's three-valued logic: negate the leaves, each with its own guard.
+        if isinstance(inner, exp.Or):
+            left, right = self._not(inner.left), self._not(inner.right)
+            return Pushed(f"{_wrap(left.text, 'and')} and {_wrap(right.text, 'and')}")
+        if isinstance(inner, exp.And):
+            left, right = self._not(inner.left), self._not(inner.right)
+            return Pushed(f"({_wrap(left.text, 'or')} or {_wrap(right.text, 'or')})")
+        if isinstance(inner, exp.Not):
+            return self.write(inner.this)
         pushed = self.write(inner)
         if not pushed.exact:
             raise Unpushable  # the negation of a pre-filter selects the wrong rows
         text = _negate(pushed.text)
-        if self.caps.sql_null_semantics:
-            return Pushed(text)
-        # Two-valued OData: `not P` is true where SQL's NOT P is unknown (a NULL operand). With
-        # one column in P, guarding that column restores SQL's answer; with several, refuse.
+        # SQL's NOT P is unknown (the row is dropped) when P reads a NULL; OData's two-valued `not`
+        # keeps such rows, and whether a service negates in two or three values is not documented
+        # for Dataverse. With one column in P a `ne null` guard gives SQL's answer either way; with
+        # several nullable columns, refuse.
         columns = list(inner.find_all(exp.Column))
         terms = [self.term(c) for c in columns]
         nullable = {t.text for t in terms if t.nullable}
@@ -412,8 +421,8 @@ class FilterWriter:
         if shape.function == "notnull":
             return Pushed(f"{term.text} eq null and {term.text} ne null")  # NOT LIKE '%': nothing
         negated = _negate(text) if shape.function != "eq" else f"{subject} ne {quoted}"
-        if term.nullable and not self.caps.sql_null_semantics:
-            negated = f"{term.text} ne null and {negated}"
+        if term.nullable and (shape.function != "eq" or not self.caps.sql_null_semantics):
+            negated = f"{term.text} ne null and {negated}"  # as in _not: NULL never matches NOT LIKE
         return Pushed(negated)
 
 

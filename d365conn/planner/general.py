@@ -37,7 +37,7 @@ from d365conn.planner.context import ANNOTATED_ROLES, PlanContext, json_key, out
 from d365conn.planner.direct import NotDirect, _page, display_name, read_limit
 from d365conn.planner.filters import FilterWriter, ValueDependent, _wrap
 from d365conn.planner.like import local_like, parse_pattern
-from d365conn.planner.names import Source, resolve_table, unknown
+from d365conn.planner.names import Source, column_of, resolve_table, unknown
 from d365conn.planner.plan import ODataQuery, Plan, ResultColumn, Scan
 from d365conn.planner.values import NotLiteral, Slot, Unpushable, literal_of
 
@@ -201,7 +201,7 @@ def _collect_columns(scope: Scope, scans: dict[str, _ScanState]) -> None:
         source = found[1]
         if isinstance(source, exp.Table) and source.name in scans:
             state = scans[source.name]
-            catalog_col = state.table.column(col.name)
+            catalog_col = column_of(state.table, col.name)
             if catalog_col is not None:
                 state.needed.setdefault(catalog_col.name, catalog_col)
 
@@ -221,7 +221,7 @@ def _writer(ctx: PlanContext, alias: str, state: _ScanState) -> FilterWriter:
     def resolve(node: exp.Column) -> tuple[Source, Column] | None:
         if node.table != alias:
             return None
-        col = state.table.column(node.name)
+        col = column_of(state.table, node.name)
         return None if col is None else (src, col)
 
     return FilterWriter(
@@ -336,7 +336,7 @@ def _push_order_limit(select: exp.Select, here: dict[str, _ScanState], ctx: Plan
             node = projections[node.name]
         if not isinstance(node, exp.Column) or node.table != alias:
             return
-        col = state.table.column(node.name)
+        col = column_of(state.table, node.name)
         desc = bool(ordered.args.get("desc"))
         service_first = (not desc) if ctx.caps.nulls_low else desc
         if col is None or not col.sortable or not ctx.caps.orderby:
@@ -401,7 +401,7 @@ def _localise(tree: exp.Expr, ctx: PlanContext) -> None:
 def _build_scan(state: _ScanState, ctx: PlanContext) -> Scan:
     needed = list(state.needed.values())
     if not needed:
-        key = state.table.column(state.table.primary_key[0]) if state.table.primary_key else None
+        key = column_of(state.table, state.table.primary_key[0]) if state.table.primary_key else None
         needed = [key or state.table.columns[0]]
     order = {c.name: i for i, c in enumerate(state.table.columns)}
     needed.sort(key=lambda c: order.get(c.name, 0))

@@ -138,9 +138,7 @@ def _regex(tokens: list[Token]) -> str:
     return "".join(out)
 
 
-def local_like(
-    subject: exp.Expr, tokens: list[Token], case_insensitive: bool, negate: bool
-) -> exp.Expr:
+def local_like(subject: exp.Expr, tokens: list[Token], case_insensitive: bool, negate: bool) -> exp.Expr:
     """The LIKE test as a DuckDB expression with the service's semantics."""
     if any(tok.kind == "set" for tok in tokens):
         flags = "(?s" + ("i)" if case_insensitive else ")")

@@ -51,6 +51,23 @@ def resolve_table(catalog: CatalogView, node: exp.Table) -> Table:
     return table
 
 
+_COLUMN_INDEX: dict[int, tuple[Table, dict[str, Column]]] = {}
+
+
+def column_of(table: Table, name: str) -> Column | None:
+    """``table.column(name)`` through a per-table index (a wide table has hundreds of columns)."""
+    entry = _COLUMN_INDEX.get(id(table))
+    if entry is None or entry[0] is not table:
+        if len(_COLUMN_INDEX) > 4096:
+            _COLUMN_INDEX.clear()
+        index: dict[str, Column] = {}
+        for col in table.columns:
+            index.setdefault(col.name.casefold(), col)
+        entry = (table, index)
+        _COLUMN_INDEX[id(table)] = entry
+    return entry[1].get(name.casefold())
+
+
 @dataclass(frozen=True)
 class Source:
     """One table in a FROM clause: its alias, catalog table and (for $expand joins) navigation."""
@@ -76,13 +93,13 @@ def resolve_column(node: exp.Column, sources: Sequence[Source]) -> tuple[Source,
         if not matches:
             raise unknown("table alias", qualifier, [s.alias for s in sources])
         source = matches[0]
-        col = source.table.column(name)
+        col = column_of(source.table, name)
         if col is None:
             raise unknown("column", name, [c.name for c in source.table.columns], source.table.name)
         return source, col
     found: list[tuple[Source, Column]] = []
     for source in sources:
-        col = source.table.column(name)
+        col = column_of(source.table, name)
         if col is not None:
             found.append((source, col))
     if len(found) == 1:

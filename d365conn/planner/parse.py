@@ -17,10 +17,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokenizer_core import Token, TokenType
 
 from d365conn.exceptions import ProgrammingError
 from d365conn.planner.values import to_sql_node
@@ -43,13 +43,51 @@ def is_explain(sql: str) -> bool:
     return _EXPLAIN.match(sql) is not None
 
 
+_MARKER_TOKENS = frozenset({TokenType.PLACEHOLDER, TokenType.PARAMETER, TokenType.COLON})
+_NESTING_TOKENS = frozenset(
+    {TokenType.OVER, TokenType.WINDOW, TokenType.LATERAL, TokenType.UNNEST, TokenType.VALUES, TokenType.WITH}
+)
+
+
 def _read(sql: str, dialect: str) -> list[exp.Expr | None]:
+    """Tokenize once, name each ``?`` by its position in the text, parse the tokens.
+
+    A ``?`` token becomes the tokens of ``:#0``, ``:#1``... so the parser builds named placeholders
+    numbered in textual order (the tree's own order is not the text's: ``TOP (?)`` sits in the LIMIT
+    clause, after WHERE). The new tokens keep the ``?``'s position, so syntax errors still point
+    at the user's text. Whether any marker exists is noted on the tree, so that statements without
+    parameters are never walked in search of them.
+    """
     level = _SQLGLOT_LOG.level
     _SQLGLOT_LOG.setLevel(logging.ERROR)  # sqlglot warns when it falls back to a Command
     try:
-        return sqlglot.parse(sql, read=dialect)
+        dialect_obj = Dialect.get_or_raise(dialect)
+        tokens = dialect_obj.tokenize(sql)
+        markers = False
+        if any(t.token_type in _MARKER_TOKENS for t in tokens):
+            markers = True
+            renamed: list[Token] = []
+            n = 0
+            for tok in tokens:
+                if tok.token_type == TokenType.PLACEHOLDER and tok.text == "?":
+                    renamed.append(Token(TokenType.COLON, ":", tok.line, tok.col, tok.start, tok.end))
+                    renamed.append(Token(TokenType.VAR, f"#{n}", tok.line, tok.col, tok.start, tok.end))
+                    n += 1
+                else:
+                    renamed.append(tok)
+            tokens = renamed
+        statements = dialect_obj.parser().parse(tokens, sql)
     finally:
         _SQLGLOT_LOG.setLevel(level)
+    # One SELECT keyword and no window keyword: the statement has no subquery and no window, and
+    # the planner can skip walking the tree to look for them.
+    selects = sum(1 for t in tokens if t.token_type == TokenType.SELECT)
+    simple = selects <= 1 and not any(t.token_type in _NESTING_TOKENS for t in tokens)
+    for statement in statements:
+        if statement is not None:
+            statement.meta["d365conn_markers"] = markers
+            statement.meta["d365conn_simple"] = simple
+    return statements
 
 
 def _syntax_error(err: ParseError | TokenError) -> SyntaxErrorAt:
@@ -86,7 +124,7 @@ def parse_statement(sql: str, dialect: str = "tsql") -> tuple[exp.Expr, bool, st
         raise ProgrammingError("empty statement")
     if len(found) > 1:
         raise ProgrammingError("one statement at a time: execute() takes a single SQL statement")
-    return _number_positional(found[0], sql, read), explain, read
+    return found[0], explain, read
 
 
 def _positional(node: exp.Expr) -> bool:
@@ -94,6 +132,8 @@ def _positional(node: exp.Expr) -> bool:
 
 
 def _markers(tree: exp.Expr) -> list[exp.Expr]:
+    if tree.meta.get("d365conn_markers") is False:
+        return []
     return [
         n
         for n in tree.dfs()
@@ -112,70 +152,48 @@ def _index(node: exp.Expr) -> int:
     return int(str(node.this)[1:])
 
 
-def _number_positional(tree: exp.Expr, sql: str, dialect: str) -> exp.Expr:
-    """Name the ``?`` markers ``#0``, ``#1``... in the order they appear in the text.
-
-    The tree's own order is not the text's (``TOP (?)`` sits in the LIMIT clause, after WHERE), so
-    with several markers the statement is tokenized, each ``?`` token renamed, and parsed again.
-    """
-    bare = [n for n in _markers(tree) if isinstance(n, exp.Placeholder) and not n.this]
-    if len(bare) == 1:
-        bare[0].replace(exp.Placeholder(this="#0"))
-        return tree
-    if not bare:
-        return tree
-    tokens = [
-        t
-        for t in Dialect.get_or_raise(dialect).tokenize(sql)
-        if t.token_type.name == "PLACEHOLDER" and t.text == "?"
-    ]
-    text = sql
-    for i in range(len(tokens) - 1, -1, -1):
-        tok = tokens[i]
-        text = text[: tok.start] + f":__pos_{i}" + text[tok.end + 1 :]
-    renumbered = _read(text, dialect)[0]
-    if renumbered is None:
-        raise ProgrammingError("cannot number the parameter markers")
-    for node in _markers(renumbered):
-        name = str(node.this or "")
-        if isinstance(node, exp.Placeholder) and name.startswith("__pos_"):
-            node.replace(exp.Placeholder(this="#" + name[6:]))
-    return renumbered
-
-
 Params = Sequence[Any] | Mapping[str, Any] | None
 
 
-def check_parameters(tree: exp.Expr, params: Params) -> list[exp.Expr]:
-    """The markers, after checking that ``params`` fits them; raises ProgrammingError otherwise."""
-    markers = _markers(tree)
-    names = [_name(m) for m in markers]
-    positional = [n for n in names if n is None]
-    named = [n for n in names if n is not None]
+def marker_shape(tree: exp.Expr) -> tuple[int, tuple[str, ...]]:
+    """(number of positional markers, names of named markers in order) of a statement."""
+    names = [_name(m) for m in _markers(tree)]
+    return sum(1 for n in names if n is None), tuple(n for n in names if n is not None)
+
+
+def check_shape(positional: int, named: tuple[str, ...], params: Params) -> None:
+    """Check that ``params`` fits the markers; raises ProgrammingError otherwise."""
     if positional and named:
         raise ProgrammingError("a statement cannot mix ? markers with named parameters")
+    count = positional + len(named)
     if params is None:
-        if markers:
+        if count:
             raise ProgrammingError(
-                f"the statement has {len(markers)} parameter marker(s) but no parameters were given"
+                f"the statement has {count} parameter marker(s) but no parameters were given"
             )
-        return markers
+        return
     if isinstance(params, Mapping):
         if positional:
             raise ProgrammingError("? markers take a sequence of parameters, not a mapping")
         missing = sorted({n for n in named if n not in params})
         if missing:
             raise ProgrammingError("no value for parameter(s) " + ", ".join(f":{m}" for m in missing))
-        return markers
+        return
     if isinstance(params, (str, bytes)):
         raise ProgrammingError("parameters must be a sequence or a mapping, not a string")
     if named:
         raise ProgrammingError("named parameters take a mapping of values")
-    if len(params) != len(positional):
+    if len(params) != positional:
         raise ProgrammingError(
-            f"the statement has {len(positional)} parameter marker(s) "
-            f"but {len(params)} parameter(s) were given"
+            f"the statement has {positional} parameter marker(s) but {len(params)} parameter(s) were given"
         )
+
+
+def check_parameters(tree: exp.Expr, params: Params) -> list[exp.Expr]:
+    """The markers, after checking that ``params`` fits them; raises ProgrammingError otherwise."""
+    markers = _markers(tree)
+    names = [_name(m) for m in markers]
+    check_shape(sum(1 for n in names if n is None), tuple(n for n in names if n is not None), params)
     return markers
 
 

@@ -180,15 +180,20 @@ def map_odata_text(plan: Plan, edit: Callable[[str], str]) -> Plan:
     """``plan`` with ``edit`` applied to every scan's filter, apply and expand text."""
 
     def query(q: ODataQuery) -> ODataQuery:
-        return dataclasses.replace(
-            q,
-            filter=edit(q.filter) if q.filter is not None else None,
-            apply=edit(q.apply) if q.apply is not None else None,
-            expand=tuple(edit(e) for e in q.expand),
-        )
+        filter_ = edit(q.filter) if q.filter is not None else None
+        apply = edit(q.apply) if q.apply is not None else None
+        expand = tuple(edit(e) for e in q.expand)
+        if filter_ == q.filter and apply == q.apply and expand == q.expand:
+            return q
+        return dataclasses.replace(q, filter=filter_, apply=apply, expand=expand)
 
-    scans = tuple(dataclasses.replace(s, query=query(s.query)) for s in plan.scans)
-    return dataclasses.replace(plan, scans=scans)
+    scans = []
+    changed = False
+    for scan in plan.scans:
+        edited = query(scan.query)
+        changed = changed or edited is not scan.query
+        scans.append(scan if edited is scan.query else dataclasses.replace(scan, query=edited))
+    return dataclasses.replace(plan, scans=tuple(scans)) if changed else plan
 
 
 def resolve_prerequisites(plan: Plan, values: Mapping[str, Sequence[Any]]) -> Plan:

@@ -45,12 +45,15 @@ _INT_TYPES = frozenset({"Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte", "Edm.
 _NUM_TYPES = frozenset({"Edm.Decimal", "Edm.Double", "Edm.Single"})
 _DATE_CASTS = frozenset({exp.DataType.Type.DATE})
 _TS_CASTS = frozenset(
-    {exp.DataType.Type.DATETIME, exp.DataType.Type.DATETIME2, exp.DataType.Type.TIMESTAMP,
-     exp.DataType.Type.SMALLDATETIME, exp.DataType.Type.TIMESTAMPNTZ}
+    {
+        exp.DataType.Type.DATETIME,
+        exp.DataType.Type.DATETIME2,
+        exp.DataType.Type.TIMESTAMP,
+        exp.DataType.Type.SMALLDATETIME,
+        exp.DataType.Type.TIMESTAMPNTZ,
+    }
 )
-_TSTZ_CASTS = frozenset(
-    {exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ}
-)
+_TSTZ_CASTS = frozenset({exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ})
 
 
 def literal_of(node: exp.Expr) -> object:

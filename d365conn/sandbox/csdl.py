@@ -26,7 +26,6 @@ def _entity_type(schema: Schema, table: Table) -> list[str]:
     ]
     for column in table.columns.values():
         extra = ' Scale="Variable"' if column.edm == "Edm.Decimal" else ""
-        extra += ' Unicode="false"' if False else ""
         lines.append(f'<Property Name="{column.prop}" Type="{column.edm}"{extra} />')
     for nav in table.navs.values():
         if nav.collection:

@@ -17,7 +17,6 @@ import math
 import random
 import sqlite3
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, ClassVar
 
@@ -680,7 +679,7 @@ def load(store: Store, rows: int, seed: int) -> dict[str, int]:
     gc_was_enabled = gc.isenabled()
     gc.disable()
     generator = Generator(rows, seed)
-    connection = store.raw_connection(check_same_thread=False)
+    connection = store.raw_connection()
     try:
         store.create(
             connection,
@@ -725,24 +724,22 @@ def _schema_stamp() -> str:
     return SCHEMA_VERSION
 
 
-def _insert(connection: sqlite3.Connection, table: str, columns: list[str], source: Iterator[Sequence[Any]]) -> int:
-    """Insert in CHUNK-row executemany calls, generating the next chunk on this thread while a
-    helper thread has SQLite (which releases the GIL while it steps) write the previous one."""
+def _insert(
+    connection: sqlite3.Connection, table: str, columns: list[str], source: Iterator[Sequence[Any]]
+) -> int:
+    """Insert in CHUNK-row executemany calls (one transaction; a writer thread was tried and lost
+    more to GIL hand-offs than it gained)."""
     sql = (
         f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
         f"VALUES ({', '.join('?' for _ in columns)})"
     )
     total = 0
     connection.execute("BEGIN")
-    with ThreadPoolExecutor(max_workers=1) as writer:
-        pending: Future[Any] | None = None
-        while True:
-            chunk = [row for _, row in zip(range(CHUNK), source, strict=False)]
-            if pending is not None:
-                pending.result()
-            if not chunk:
-                break
-            pending = writer.submit(connection.executemany, sql, chunk)
-            total += len(chunk)
+    while True:
+        chunk = [row for _, row in zip(range(CHUNK), source, strict=False)]
+        if not chunk:
+            break
+        connection.executemany(sql, chunk)
+        total += len(chunk)
     connection.execute("COMMIT")
     return total

@@ -64,10 +64,7 @@ def parse_options(params: list[tuple[str, str]], table: Table, tables: dict[str,
         if key in REFUSED:
             raise unsupported(REFUSED[key])
         if key.startswith("$"):
-            if key not in TOP_LEVEL:
-                lowered = key.lower()
-                if lowered in TOP_LEVEL:  # option names are case-sensitive
-                    raise unsupported(f"The query parameter {key} is not supported")
+            if key not in TOP_LEVEL:  # names are case-sensitive: `$Top` is refused like `$foo`
                 raise unsupported(f"The query parameter {key} is not supported")
             if key in raw:
                 raise unsupported(

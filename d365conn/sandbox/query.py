@@ -128,9 +128,9 @@ def where_clause(ctx: ReadContext, table: Table, alias: str, options: Options) -
 
 
 def context_select(table: Table, select: list[str] | None, expands: list[Expand]) -> str:
+    """`(name,primarycontactid(fullname))`: the selection as asked (the real service does not add
+    the primary key here, though every row carries it)."""
     parts = list(select or [])
-    if select is not None and table.pk not in parts:
-        parts.append(table.columns[table.pk].prop)
     for expand in expands:
         parts.append(f"{expand.nav.name}({','.join(expand.select or [])})")
     return f"({','.join(parts)})" if select is not None or expands else ""

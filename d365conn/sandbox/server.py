@@ -43,14 +43,17 @@ class Dispatcher:
 
     def dispatch(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
         path, _, query = target.partition("?")
-        if path.startswith("/_sandbox/"):
-            if path.rstrip("/") == "/_sandbox/tokens":
-                return self.tokens.handle_admin(method, path, body)
-            return self.faults.handle_admin(method, path, body)
+        # Every request passes the fault hooks; Faults itself exempts its own admin resources,
+        # so a test can always switch faults off again.
         refusal = self.faults.before_request(method, path, headers)
         if refusal is not None:
             return self.faults.after_response(refusal)
-        if self.tokens.handles(path):
+        if path.startswith("/_sandbox/"):
+            if path.rstrip("/") == "/_sandbox/tokens":
+                response = self.tokens.handle_admin(method, path, body)
+            else:
+                response = self.faults.handle_admin(method, path, body)
+        elif self.tokens.handles(path):
             response = self.tokens.handle(method, path, query, headers, body)
         elif path.startswith(API_PREFIX) or path == API_PREFIX.rstrip("/"):
             authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), None)

@@ -10,9 +10,8 @@ behaviour, and the `Microsoft.Dynamics.CRM.*` query functions.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from d365conn.sandbox.errors import unknown_property, unsupported
@@ -560,7 +559,3 @@ DATAVERSE_FUNCTIONS: dict[str, Any] = {
     "Like": _like(False),
     "NotLike": _like(True),
 }
-
-
-def date_literal_ok(text: str) -> bool:
-    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text)) and date.fromisoformat(text) is not None

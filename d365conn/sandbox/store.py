@@ -97,22 +97,49 @@ class Store:
         self._local = threading.local()
         self._write_lock = threading.RLock()
         self._connections: list[sqlite3.Connection] = []
+        self._idle: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
 
     # -- connections -------------------------------------------------------------------------
     def connect(self) -> sqlite3.Connection:
+        """The connection bound to this thread (see `bound()`); binds one when there is none."""
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
-            connection = sqlite3.connect(
-                self.path, check_same_thread=False, isolation_level=None, timeout=30.0
-            )
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute("PRAGMA cache_size=-65536")
-            connection.execute("PRAGMA temp_store=MEMORY")
+            connection = self._acquire()
             self._local.connection = connection
+        return connection
+
+    @contextmanager
+    def bound(self) -> Iterator[sqlite3.Connection]:
+        """Bind a pooled connection to this thread for one request, then give it back. Server
+        threads come and go with client connections; a pool keeps the number of open SQLite
+        connections at the number of concurrent requests instead of growing with every client."""
+        outer: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if outer is not None:
+            yield outer
+            return
+        connection = self._acquire()
+        self._local.connection = connection
+        try:
+            yield connection
+        finally:
+            self._local.connection = None
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
             with self._connections_lock:
-                self._connections.append(connection)
+                self._idle.append(connection)
+
+    def _acquire(self) -> sqlite3.Connection:
+        with self._connections_lock:
+            if self._idle:
+                return self._idle.pop()
+        connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30.0)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA cache_size=-65536")
+        connection.execute("PRAGMA temp_store=MEMORY")
+        with self._connections_lock:
+            self._connections.append(connection)
         return connection
 
     def raw_connection(self, check_same_thread: bool = True) -> sqlite3.Connection:
@@ -178,3 +205,4 @@ class Store:
                 with suppress(sqlite3.Error):
                     connection.close()
             self._connections.clear()
+            self._idle.clear()

@@ -94,10 +94,11 @@ class WebApi:
         content_ids: dict[str, str] | None = None,
     ) -> Response:
         """`path` is relative to the service root (no leading `/api/data/v9.2/`)."""
-        try:
-            return self._route(method, unquote(path), query_string, headers, body, content_ids or {})
-        except ServiceError as error:
-            return error.response()
+        with self.store.bound():
+            try:
+                return self._route(method, unquote(path), query_string, headers, body, content_ids or {})
+            except ServiceError as error:
+                return error.response()
 
     # -- routing -------------------------------------------------------------------------------
     def _route(  # noqa: PLR0917 - internal helper; every call site names its arguments in this order

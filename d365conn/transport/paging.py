@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
 from .. import exceptions as exc
 from ..planner.plan import Scan
@@ -139,7 +140,12 @@ class PageStream:
         else:
             raise StopIteration
         self.pages += 1
-        self._next_url = page.envelope.next_link
+        link = page.envelope.next_link
+        # OData allows a relative next link (resolved against the request URL); Dataverse and
+        # Business Central send absolute ones, which urljoin leaves unchanged.
+        self._next_url = urljoin(page.url, link) if link else None
+        if self._next_url == page.url:
+            raise exc.InternalError(f"the service sent page {self.pages} again as its own next page: {link}")
         return page
 
     def close(self) -> None:

@@ -121,7 +121,7 @@ def _make_int(edm_type: str) -> Converter:
             result = value
         elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
             result = int(value)
-        elif isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+        elif isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value.strip()):
             # IEEE754Compatible=true sends Int64 as a string.
             result = int(value)
         else:
@@ -177,9 +177,11 @@ def to_uuid(value: Any) -> uuid.UUID:
 
 
 _DATETIME = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?"
-    r"(Z|z|[+-]\d\d:?\d\d)?"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]+))?)?"
+    r"(Z|z|[+-][0-9]{2}:?[0-9]{2})?"
 )
+_DATETIME_Z = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def to_datetime(value: Any) -> dt.datetime:
@@ -190,8 +192,8 @@ def to_datetime(value: Any) -> dt.datetime:
     """
     if not isinstance(value, str):
         raise ConversionFailure(f"expected a date-time string, got {describe(value)}")
-    if len(value) == 20 and value[19] == "Z" and value[10] == "T":
-        # The shape Dataverse sends for every date-time: parse it without a regex.
+    if len(value) == 20 and _DATETIME_Z.fullmatch(value):
+        # The shape Dataverse sends for every date-time: slice it instead of the general parser.
         try:
             return dt.datetime(
                 int(value[0:4]), int(value[5:7]), int(value[8:10]),
@@ -226,7 +228,7 @@ def to_datetime(value: Any) -> dt.datetime:
 
 
 def to_date(value: Any) -> dt.date:
-    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+    if isinstance(value, str) and len(value) == 10 and _DATE.fullmatch(value):
         try:
             return dt.date(int(value[0:4]), int(value[5:7]), int(value[8:10]))
         except ValueError:
@@ -234,7 +236,7 @@ def to_date(value: Any) -> dt.date:
     raise ConversionFailure(f"expected a date YYYY-MM-DD, got {describe(value)}")
 
 
-_TIME = re.compile(r"(\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?")
+_TIME = re.compile(r"([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]+))?)?")
 
 
 def to_time(value: Any) -> dt.time:
@@ -249,7 +251,7 @@ def to_time(value: Any) -> dt.time:
         raise ConversionFailure(f"not a valid time of day: {describe(value)} ({exc})") from None
 
 
-_DURATION = re.compile(r"(-)?P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?")
+_DURATION = re.compile(r"(-)?P(?:([0-9]+)D)?(?:T(?:([0-9]+)H)?(?:([0-9]+)M)?(?:([0-9]+(?:\.[0-9]+)?)S)?)?")
 
 
 def to_timedelta(value: Any) -> dt.timedelta:

@@ -38,8 +38,16 @@ def resolve(table: Table, name: str) -> Column:
 def check_writable(table: Table, col: Column, action: Action, companions: Sequence[Column]) -> None:
     """Refuse a column that the service would refuse, with a message saying what to write instead."""
     if col.role in _DERIVED:
-        base = next((c for c in table.columns if c.property == col.property and c.role != col.role
-                     and c.role in ("lookup", "choice", "multichoice", "attribute")), None)
+        base = next(
+            (
+                c
+                for c in table.columns
+                if c.property == col.property
+                and c.role != col.role
+                and c.role in ("lookup", "choice", "multichoice", "attribute")
+            ),
+            None,
+        )
         hint = f"; write {base.name} instead" if base is not None else ""
         if col.role == "choice_name" and base is not None:
             hint += " (it takes the label as well as the number)"
@@ -48,7 +56,9 @@ def check_writable(table: Table, col: Column, action: Action, companions: Sequen
         )
     if col.role == "lookup_type":
         if not any(c.role == "lookup" and c.property == col.property for c in companions):
-            lookup = next((c.name for c in table.columns if c.role == "lookup" and c.property == col.property), "")
+            lookup = next(
+                (c.name for c in table.columns if c.role == "lookup" and c.property == col.property), ""
+            )
             raise ProgrammingError(
                 f"{table.name}.{col.name} names the target table of {lookup}; it can only be written "
                 f"together with {lookup}"
@@ -98,7 +108,9 @@ class BodyBuilder:
         """``("<nav>@odata.bind", "/<set>(<guid>)")`` for a lookup pointing at ``target``."""
         nav = col.navigation.get(target)
         if nav is None:
-            raise DataError(f"{self.table.name}.{col.name} cannot point to a {target} (targets: {', '.join(col.targets)})")
+            raise DataError(
+                f"{self.table.name}.{col.name} cannot point to a {target} (targets: {', '.join(col.targets)})"
+            )
         return f"{nav}@odata.bind", f"/{self.entity_set(target)}({guid})"
 
     def _target_of(self, col: Column, type_value: object) -> str:
@@ -109,7 +121,8 @@ class BodyBuilder:
             if folded == target.casefold() or folded == self.entity_set(target).casefold():
                 return target
         raise DataError(
-            f"{self.table.name}.{col.name} cannot point to {type_value!r}; its targets are {', '.join(col.targets)}"
+            f"{self.table.name}.{col.name} cannot point to {type_value!r}; "
+            f"its targets are {', '.join(col.targets)}"
         )
 
     def body(

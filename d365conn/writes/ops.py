@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..catalog.model import Column, Table
-from ..planner.values import Unpushable, odata_literal
 from ..exceptions import DataError
+from ..planner.values import Unpushable, odata_literal
 
 OpKind = Literal["create", "update", "upsert", "delete"]
 
@@ -47,7 +47,9 @@ class Key:
             try:
                 parts.append(f"{col.property or col.name}={odata_literal(value, col.edm_type, col.name)}")
             except Unpushable:
-                raise DataError(f"{col.name}: {value!r} cannot address a row (key column of {col.edm_type})") from None
+                raise DataError(
+                    f"{col.name}: {value!r} cannot address a row (key column of {col.edm_type})"
+                ) from None
         return ",".join(parts)
 
     def describe(self) -> str:

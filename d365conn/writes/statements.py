@@ -184,7 +184,9 @@ def _returning(tree: exp.Expr, table: Table) -> tuple[Column, ...]:
     for item in node.expressions:
         inner = item.this if isinstance(item, exp.Alias) else item
         if not isinstance(inner, exp.Column) or (inner.table and inner.table.casefold() != "inserted"):
-            raise NotSupportedError("RETURNING / OUTPUT takes the primary key column only (e.g. OUTPUT inserted.accountid)")
+            raise NotSupportedError(
+                "RETURNING / OUTPUT takes the primary key column only (e.g. OUTPUT inserted.accountid)"
+            )
         col = resolve(table, inner.name)
         if not col.primary_key:
             raise NotSupportedError(
@@ -206,13 +208,16 @@ def _insert(tree: exp.Insert, catalog: CatalogView) -> WriteTemplate:
         for tup in source.expressions:
             cells = tup.expressions if isinstance(tup, exp.Tuple) else [tup]
             if len(cells) != len(columns):
-                raise ProgrammingError(f"INSERT names {len(columns)} columns but a VALUES row has {len(cells)} values")
+                count = len(cells)
+                raise ProgrammingError(
+                    f"the statement names {len(columns)} columns but a row has {count} values"
+                )
             getters = []
             for cell in cells:
                 getter = constant(cell)
                 if getter is None:
                     raise NotSupportedError(
-                        f"INSERT ... VALUES takes constants and parameters; {cell.sql()} is an expression"
+                        f"VALUES rows take constants and parameters; {cell.sql()} is an expression"
                     )
                 getters.append(getter)
             rows.append(getters)
@@ -230,7 +235,9 @@ def _insert(tree: exp.Insert, catalog: CatalogView) -> WriteTemplate:
 
         def make(_names: Sequence[str], row: Sequence[Any], index: int) -> list[Operation]:
             if len(row) != len(columns):
-                raise ProgrammingError(f"INSERT names {len(columns)} columns but the SELECT returns {len(row)}")
+                raise ProgrammingError(
+                    f"INSERT names {len(columns)} columns but the SELECT returns {len(row)}"
+                )
             body, pending = builder.body(list(zip(columns, row, strict=True)))
             return [Operation("create", table, body, row=index, pending=pending)]
 
@@ -255,10 +262,20 @@ def _target(tree: exp.Expr, node: exp.Expr | None, catalog: CatalogView, verb: s
     if not isinstance(node, exp.Table):
         raise NotSupportedError(f"{verb} names one table")
     from_ = tree.args.get("from_") or tree.args.get("from")
-    if from_ is not None or tree.args.get("joins") or tree.args.get("using"):
+    joined = bool(tree.args.get("joins") or node.args.get("joins"))
+    if from_ is not None or joined or tree.args.get("using"):
         sources = [from_.this] if from_ is not None else []
-        if len(sources) != 1 or tree.args.get("joins") or tree.args.get("using") or not isinstance(sources[0], exp.Table):
-            raise NotSupportedError(f"{verb} with joins (FROM/USING other tables) is not supported; use a WHERE on the table itself")
+        if (
+            len(sources) != 1
+            or joined
+            or tree.args.get("using")
+            or not isinstance(sources[0], exp.Table)
+            or sources[0].args.get("joins")
+        ):
+            raise NotSupportedError(
+                f"{verb} with joins (FROM/USING other tables) is not supported; "
+                "use a WHERE on the table itself"
+            )
         item = sources[0]
         if node.name.casefold() not in (item.alias_or_name.casefold(), item.name.casefold()):
             raise NotSupportedError(f"{verb} ... FROM must name the table being changed")
@@ -311,7 +328,9 @@ def _key_where(where: exp.Expr, target: _Target) -> _KeyWhere | None:
     return _KeyWhere([[equal[c.name.casefold()] for c in key]], key, version)
 
 
-def _key_ops(kw: _KeyWhere, table: Table, params: Params, make: Callable[[Key, str], Operation]) -> list[Operation]:
+def _key_ops(
+    kw: _KeyWhere, table: Table, params: Params, make: Callable[[Key, str], Operation]
+) -> list[Operation]:
     ops = []
     seen: set[tuple[object, ...]] = set()
     version = kw.version(params) if kw.version is not None else None
@@ -335,7 +354,9 @@ def _check_filtered(where: exp.Expr | None, verb: str, table: Table, opts: Write
         )
 
 
-def _matched_query(target: _Target, where: exp.Expr | None, extra: Sequence[exp.Expr], with_version: bool) -> exp.Select:
+def _matched_query(
+    target: _Target, where: exp.Expr | None, extra: Sequence[exp.Expr], with_version: bool
+) -> exp.Select:
     pk = target.table.primary_key
     if len(pk) != 1:
         raise NotSupportedError(f"{target.table.name} has no single-column primary key to address rows by")
@@ -370,7 +391,9 @@ def _update(tree: exp.Update, catalog: CatalogView, opts: WriteOptions) -> Write
             body, pending = builder.body([(c, g(params)) for c, g in zip(columns, getters, strict=True) if g])
 
             def make(key: Key, if_match: str) -> Operation:
-                return Operation("update", table, dict(body), key, if_match=if_match, absent_ok=True, pending=pending)
+                return Operation(
+                    "update", table, dict(body), key, if_match=if_match, absent_ok=True, pending=pending
+                )
 
             ops = _key_ops(kw, table, params, make)
             for i, op in enumerate(ops):
@@ -389,8 +412,19 @@ def _update(tree: exp.Update, catalog: CatalogView, opts: WriteOptions) -> Write
             body, pending = builder.body(fixed + list(zip(late, row[skip:], strict=True)))
             key = Key((resolve(table, table.primary_key[0]),), (row[0],))
             if_match = etag_of(row[1]) if with_version else "*"
-            return [Operation("update", table, body, key, if_match=if_match, row=index, absent_ok=True,
-                              verified=True, pending=pending)]
+            return [
+                Operation(
+                    "update",
+                    table,
+                    body,
+                    key,
+                    if_match=if_match,
+                    row=index,
+                    absent_ok=True,
+                    verified=True,
+                    pending=pending,
+                )
+            ]
 
         query = bind_copy(_matched_query(target, where, computed, with_version), params)
         return Bound(sources=[RowSource(query, make)])
@@ -412,8 +446,9 @@ def _delete(tree: exp.Delete, catalog: CatalogView, opts: WriteOptions) -> Write
 
         def bind_keys(params: Params, first: int) -> Bound:
             def make(key: Key, if_match: str) -> Operation:
-                return Operation("delete", table, {}, key, if_match=None if if_match == "*" else if_match,
-                                 absent_ok=True)
+                return Operation(
+                    "delete", table, {}, key, if_match=None if if_match == "*" else if_match, absent_ok=True
+                )
 
             ops = _key_ops(kw, table, params, make)
             for i, op in enumerate(ops):
@@ -426,8 +461,18 @@ def _delete(tree: exp.Delete, catalog: CatalogView, opts: WriteOptions) -> Write
     def bind_read(params: Params, _first: int) -> Bound:
         def make(_names: Sequence[str], row: Sequence[Any], index: int) -> list[Operation]:
             key = Key((resolve(table, table.primary_key[0]),), (row[0],))
-            return [Operation("delete", table, {}, key, if_match=etag_of(row[1]) if with_version else None,
-                              row=index, absent_ok=True, verified=True)]
+            return [
+                Operation(
+                    "delete",
+                    table,
+                    {},
+                    key,
+                    if_match=etag_of(row[1]) if with_version else None,
+                    row=index,
+                    absent_ok=True,
+                    verified=True,
+                )
+            ]
 
         query = bind_copy(_matched_query(target, where, (), with_version), params)
         return Bound(sources=[RowSource(query, make)])

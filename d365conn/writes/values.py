@@ -99,7 +99,9 @@ def _decimal(table: Table, col: Column, value: object) -> Decimal:
         trimmed = number.normalize()
         trimmed_exp = trimmed.as_tuple().exponent
         if isinstance(trimmed_exp, int) and -trimmed_exp > col.scale:
-            raise _bad(table, col, value, f"a number with at most {col.scale} decimal places (it is not rounded)")
+            raise _bad(
+                table, col, value, f"a number with at most {col.scale} decimal places (it is not rounded)"
+            )
         number = trimmed
     return number
 
@@ -148,7 +150,9 @@ def _option(table: Table, col: Column, options: Sequence[Option], value: object)
             return matches[0]
         labels = ", ".join(repr(o.label) for o in options[:12]) + (", ..." if len(options) > 12 else "")
         if matches:
-            raise _bad(table, col, value, f"an unambiguous label (several options are labelled so: {matches})")
+            raise _bad(
+                table, col, value, f"an unambiguous label (several options are labelled so: {matches})"
+            )
         raise _bad(table, col, value, f"a value or label of the choice (labels: {labels})")
     number = _integer(table, col, value)
     if options and number not in {o.value for o in options}:
@@ -205,10 +209,10 @@ def json_value(table: Table, col: Column, value: object) -> Any:
     if edm == "Edm.Decimal":
         return _decimal(table, col, value)
     if edm in ("Edm.Double", "Edm.Single"):
-        number = decimal_of(value)
-        if number is None:
+        double = decimal_of(value)
+        if double is None:
             raise _bad(table, col, value, "a number")
-        return number  # exact text on the wire; the service parses it as a double
+        return double  # exact text on the wire; the service parses it as a double
     if edm == "Edm.Guid":
         return str(guid_of(value, f"{table.name}.{col.name}"))
     if edm == "Edm.DateTimeOffset":

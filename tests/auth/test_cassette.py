@@ -95,9 +95,8 @@ def test_recorded_entra_errors() -> None:
             harness = stack.enter_context(running())
             base = harness.base_url
         stack.enter_context(recorder().use_cassette(cassette.name))
-        service = (
-            f"ServiceURL={base}/api/data/v9.2/;ClientID={CLIENT_ID};TokenURI={base}/{TENANT}/oauth2/v2.0/token"
-        )
+        token_uri = f"{base}/{TENANT}/oauth2/v2.0/token"
+        service = f"ServiceURL={base}/api/data/v9.2/;ClientID={CLIENT_ID};TokenURI={token_uri}"
 
         with pytest.raises(InvalidClientError) as bad_secret:
             token_source_for(build_config(f"{service};ClientSecret=not-the-secret-0123")).authorization()

@@ -100,3 +100,16 @@ def test_claims_are_read_without_trust() -> None:
     assert claims.expiry(found) == 1700000000 and claims.identity(found) == "u@x"
     assert claims.scopes(found) == ("a", "b")
     assert claims.peek_claims("opaque-token") is None and claims.identity(None) is None
+
+
+def test_token_uri_from_a_services_challenge() -> None:
+    service = "https://org.crm.dynamics.com/api/data/v9.2/"
+    header = (
+        "Bearer authorization_uri=https://login.microsoftonline.com/1234-abcd/oauth2/authorize, resource_id=x"
+    )
+    assert endpoints.token_uri_from_challenge(header, service) == (
+        "https://login.microsoftonline.com/1234-abcd/oauth2/v2.0/token"
+    )
+    evil = "Bearer authorization_uri=https://evil.example/1234/oauth2/authorize"
+    assert endpoints.token_uri_from_challenge(evil, service) is None  # would receive our secret: refused
+    assert endpoints.token_uri_from_challenge("Bearer realm=x", service) is None

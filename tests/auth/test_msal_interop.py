@@ -53,6 +53,24 @@ def test_client_credentials_through_msal(oidc: OidcServer) -> None:
     assert source.info().expires_at is not None
 
 
+@pytest.mark.parametrize("client", ["MSAL", "Plain"])
+def test_certificate_client_credentials(oidc: OidcServer, client: str) -> None:
+    text = oidc.connection_string(
+        OAuthClient=client,
+        ClientID=f"{CLIENT_ID}-cert",
+        ClientSecret="",
+        ClientCertificate=str(oidc.app_certificate),
+    )
+    source = token_source_for(build_config(text))
+    authorization = source.authorization()
+    assert isinstance(source, OAuthTokenSource) and source.client.name == (
+        "MSAL" if client == "MSAL" else "OAuth2"
+    )
+    assert authorization is not None
+    claims = peek_claims(authorization.removeprefix("Bearer "))
+    assert claims is not None and claims["client_id"] == f"{CLIENT_ID}-cert"
+
+
 def test_plain_client_against_the_same_issuer(oidc: OidcServer) -> None:
     source = token_source_for(build_config(oidc.connection_string(OAuthClient="Plain")))
     assert source.authorization() is not None

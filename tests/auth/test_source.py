@@ -16,6 +16,7 @@ from d365conn.auth.cache import TokenCacheFile
 from d365conn.auth.claims import peek_claims
 from d365conn.config import build_config
 from d365conn.exceptions import (
+    AuthenticationError,
     InteractionRequiredError,
     InvalidClientError,
     TokenEndpointError,
@@ -262,3 +263,38 @@ def test_idle_refresh_token_says_run_login(
         token_source_for(build_config(harness.connection_string(RefreshToken=rt))).authorization()
     assert info.value.aadsts == 700082 and "d365conn login" in str(info.value)
     assert rt not in str(info.value) and rt not in repr(info.value)
+
+
+def test_interactive_login_at_connect_time(
+    harness: TokenHarness,
+    browser: Callable[..., Callable[[str], None]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = build_config(
+        harness.connection_string(
+            ClientSecret="",
+            InteractiveLogin="true",
+            RedirectURI="http://localhost",
+            TokenCachePath=str(tmp_path / "i.json"),
+        )
+    )
+    source = token_source_for(config)
+    assert isinstance(source, OAuthTokenSource) and source.grant == "AuthorizationCode"
+    source.open_browser = browser()
+    assert whoami(harness, source.authorization()).status_code == 200
+    assert "sign in at" in capsys.readouterr().err
+
+
+def test_authorization_code_without_tokens_says_run_login(harness: TokenHarness, tmp_path: Path) -> None:
+    config = build_config(harness.connection_string(ClientSecret="", TokenCachePath=str(tmp_path / "e.json")))
+    with pytest.raises(AuthenticationError, match="no refresh token yet") as info:
+        token_source_for(config).authorization()
+    assert "d365conn login" in str(info.value)
+
+
+def test_tenant_discovered_from_the_services_challenge(harness: TokenHarness) -> None:
+    config = build_config(harness.connection_string(TokenURI=""))
+    source = token_source_for(config)
+    assert whoami(harness, source.authorization()).status_code == 200
+    assert isinstance(source, OAuthTokenSource) and source.endpoints.token_uri == harness.token_url

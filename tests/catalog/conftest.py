@@ -48,11 +48,19 @@ def account_definition() -> dict[str, Any]:
     """GET EntityDefinitions(LogicalName='account') (real) with the real attributes of account."""
     definition = load_json(DATAVERSE / "entitydefinition_account.json")
     attributes = load_json(DATAVERSE / "retrieve-metadata-changes" / "account.json")["EntityMetadata"][0]
-    return {**definition, "Attributes": attributes["Attributes"], "Keys": attributes["Keys"]}
+    return {**definition, "Attributes": _requested_only(attributes["Attributes"]), "Keys": attributes["Keys"]}
+
+
+def _requested_only(attributes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The capture asked RetrieveMetadataChanges for a few properties only; the service filled the
+    non-nullable ones it was not asked for with defaults (``IsValidODataAttribute: false`` on every
+    attribute, even ``accountnumber``). Those defaults are not metadata: drop them."""
+    return [{k: v for k, v in a.items() if k != "IsValidODataAttribute"} for a in attributes]
 
 
 def opportunity_definition() -> dict[str, Any]:
     entity = load_json(DATAVERSE / "retrieve-metadata-changes" / "opportunity.json")["EntityMetadata"][0]
+    entity["Attributes"] = _requested_only(entity["Attributes"])
     return {
         **entity,
         "PrimaryIdAttribute": "opportunityid",

@@ -271,3 +271,23 @@ def test_sandbox_tables_match_the_rows_it_serves(sandbox_fetcher: HttpFetcher) -
     account = loader.load_table(index["account"], index)
     assert col(account, "primarycontactidname").filter_path == "primarycontactid/fullname"
     assert account.alternate_keys == (("accountnumber",),)
+
+
+def test_attributes_the_web_api_does_not_carry_are_left_out_with_reasons() -> None:
+    definition = account_definition()
+    extra = [
+        {
+            "LogicalName": "new_document",
+            "AttributeType": "Virtual",
+            "AttributeTypeName": {"Value": "FileType"},
+        },
+        {"LogicalName": "new_hidden", "AttributeType": "String", "IsValidODataAttribute": False},
+        {"LogicalName": "new_secret", "AttributeType": "String", "IsValidForRead": False},
+        {"LogicalName": "new_attendees", "AttributeType": "PartyList"},
+    ]
+    built = build_table({**definition, "Attributes": [*definition["Attributes"], *extra]}, INDEX)
+    assert built.excluded["new_document"] == "Virtual attribute (FileType): no plain value in the Web API"
+    assert "IsValidODataAttribute" in built.excluded["new_hidden"]
+    assert "IsValidForRead" in built.excluded["new_secret"]
+    assert built.excluded["new_attendees"].startswith("PartyList attribute")
+    assert not {e["LogicalName"] for e in extra} & {c.name for c in built.table.columns}

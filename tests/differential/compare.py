@@ -38,24 +38,24 @@ def _kind(value: Any) -> str:
 
 
 def _sort_key(row: Row) -> tuple[Any, ...]:
-    """A total order over rows of mixed, nullable values (floats coarsened so near-equal ones sort together)."""
+    """A total order over rows of mixed, nullable values (near-equal floats coarsened to sort together)."""
     key: list[Any] = []
     for value in row:
         kind = _kind(value)
+        comparable: Any = value
         if kind == "float":
-            value = float(f"{value:.9g}") if math.isfinite(value) else value
+            comparable = float(f"{value:.9g}") if math.isfinite(value) else value
         elif kind == "Decimal":
-            value = float(value)
-            kind = "float"  # sorts numerically next to nothing else: only the kind's own values compete
+            comparable = float(value)
         elif kind == "null":
-            value = 0
+            comparable = 0
         elif kind == "UUID":
-            value = str(value)
+            comparable = str(value)
         elif kind == "datetime":
-            value = value.timestamp()
+            comparable = value.timestamp()
         elif kind == "date":
-            value = value.toordinal()
-        key.append((kind, value))
+            comparable = value.toordinal()
+        key.append((kind, comparable))
     return tuple(key)
 
 
@@ -79,7 +79,7 @@ def _cell_difference(got: Any, want: Any) -> str | None:
 def _row_difference(got: Row, want: Row) -> str | None:
     if len(got) != len(want):
         return f"width {len(got)} != {len(want)}"
-    for index, (a, b) in enumerate(zip(got, want)):
+    for index, (a, b) in enumerate(zip(got, want, strict=True)):
         problem = _cell_difference(a, b)
         if problem is not None:
             return f"column {index}: {problem}"
@@ -88,7 +88,7 @@ def _row_difference(got: Row, want: Row) -> str | None:
 
 def _pairwise(got: Sequence[Row], want: Sequence[Row]) -> list[str]:
     problems: list[str] = []
-    for position, (a, b) in enumerate(zip(got, want)):
+    for position, (a, b) in enumerate(zip(got, want, strict=False)):
         problem = _row_difference(a, b)
         if problem is not None:
             problems.append(f"row {position}: {problem}\n    driver:    {a!r}\n    reference: {b!r}")
@@ -104,8 +104,11 @@ def compare_rows(got: Sequence[Row], want: Sequence[Row], order: Order = "multis
         got_sorted, want_sorted = sorted(got, key=_sort_key), sorted(want, key=_sort_key)
         missing = [r for r in want_sorted if r not in got_sorted][:SHOWN]
         extra = [r for r in got_sorted if r not in want_sorted][:SHOWN]
-        return [f"row count {len(got)} (driver) != {len(want)} (reference)",
-                *(f"  only in reference: {r!r}" for r in missing), *(f"  only in driver: {r!r}" for r in extra)]
+        return [
+            f"row count {len(got)} (driver) != {len(want)} (reference)",
+            *(f"  only in reference: {r!r}" for r in missing),
+            *(f"  only in driver: {r!r}" for r in extra),
+        ]
     if order == "ordered":
         return _pairwise(got, want)
     if order == "multiset":

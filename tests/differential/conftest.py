@@ -29,8 +29,14 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="session")
 def dataverse_reader(sandbox: Sandbox) -> Iterator[ODataReader]:
-    reader = ODataReader(sandbox.service_url, token_uri=sandbox.token_uri, client_id=sandbox.client_id,
-                         client_secret=sandbox.client_secret, scope=sandbox.scope, page_size=PAGE_SIZE)
+    reader = ODataReader(
+        sandbox.service_url,
+        token_uri=sandbox.token_uri,
+        client_id=sandbox.client_id,
+        client_secret=sandbox.client_secret,
+        scope=sandbox.scope,
+        page_size=PAGE_SIZE,
+    )
     yield reader
     reader.close()
 

@@ -23,14 +23,23 @@ EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 class ODataReader:
     """Reads a service root with one keep-alive session; ``token_uri`` None means no authentication."""
 
-    def __init__(self, service_url: str, *, token_uri: str | None = None, client_id: str = "",
-                 client_secret: str = "", scope: str = "", page_size: int | None = 1000,
-                 annotations: bool = True) -> None:
+    def __init__(
+        self,
+        service_url: str,
+        *,
+        token_uri: str | None = None,
+        client_id: str = "",
+        client_secret: str = "",
+        scope: str = "",
+        page_size: int | None = 1000,
+        annotations: bool = True,
+    ) -> None:
         self.service_url = service_url if service_url.endswith("/") else service_url + "/"
         self.session = requests.Session()
         self.session.trust_env = False  # loopback servers only: no proxy from the environment
-        self.session.headers.update({"Accept": "application/json", "OData-MaxVersion": "4.0",
-                                     "OData-Version": "4.0"})
+        self.session.headers.update(
+            {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
+        )
         # No page size: the server pages as it likes (CAP: 1,000 rows, then @odata.nextLink).
         prefer = [f"odata.maxpagesize={page_size}"] if page_size is not None else []
         if annotations:
@@ -39,9 +48,16 @@ class ODataReader:
         self.requests = 0
         self.next_links: list[str] = []
         if token_uri is not None:
-            answer = self.session.post(token_uri, data={"grant_type": "client_credentials", "client_id": client_id,
-                                                        "client_secret": client_secret, "scope": scope},
-                                       timeout=30)
+            answer = self.session.post(
+                token_uri,
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": client_id,
+                    "client_secret": client_secret,
+                    "scope": scope,
+                },
+                timeout=30,
+            )
             if answer.status_code != 200:
                 raise RuntimeError(f"token request failed: HTTP {answer.status_code}")
             self.session.headers["Authorization"] = "Bearer " + answer.json()["access_token"]
@@ -51,10 +67,11 @@ class ODataReader:
 
     def property_types(self) -> dict[str, dict[str, str]]:
         """Entity type name -> {property name: Edm type} from ``$metadata``."""
-        answer = self.session.get(self.service_url + "$metadata", headers={"Accept": "application/xml"},
-                                  timeout=60)
+        answer = self.session.get(
+            self.service_url + "$metadata", headers={"Accept": "application/xml"}, timeout=60
+        )
         answer.raise_for_status()
-        root = ET.fromstring(answer.content)  # noqa: S314 - our own loopback test server's CSDL
+        root = ET.fromstring(answer.content)
         types: dict[str, dict[str, str]] = {}
         for entity in root.iter(EDM + "EntityType"):
             props = {p.get("Name", ""): p.get("Type", "") for p in entity.findall(EDM + "Property")}

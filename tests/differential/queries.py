@@ -1,10 +1,11 @@
+# ruff: noqa: E501  (a table of queries: one query per line or small block, as sqlglot keeps its golden tests)
 """The differential queries, as data: adding one is adding one line.
 
 Each :class:`Q` is run through ``d365conn.connect()`` and, as ``ref`` (default: the same text), by the
 reference engine; the rows must agree (see ``compare.py``). Fields:
-- ``order``: ``"multiset"`` (no ORDER BY, or an ORDER BY that a LIMIT does not depend on... compared as
-  bags), ``"ordered"`` (a total order: ties broken by a key), or a tuple of column indexes (the ORDER BY
-  columns: their sequence must match, ties are compared as bags).
+- ``order``: ``"multiset"`` (no ORDER BY: compared as bags), ``"ordered"`` (a total order, ties broken
+  by a key), or a tuple of column indexes (the ORDER BY columns: their sequence must match, rows within
+  a run of ties are compared as bags).
 - ``ref``: the reference's spelling when DuckDB spells it differently (``TOP n`` -> ``LIMIT n``,
   ``LEN`` -> ``LENGTH``...). The driver reads T-SQL by default (its ``SQLDialect`` option).
 - ``params``: qmark parameters, given to both sides; a :class:`FromReference` is resolved by asking the
@@ -14,12 +15,15 @@ reference engine; the rows must agree (see ``compare.py``). Fields:
   the decoded request URLs of the plan.
 
 The data is the sandbox's generated data (rows=2500, seed=11: 2,500 accounts, 1,250 contacts,
-1,250 opportunities, 20 users, 10 teams, 5 business units, 3 currencies).
+1,250 opportunities, 20 users, 10 teams, 5 business units, 3 currencies). Literals that depend on
+the generated GUIDs are taken from the reference with :class:`FromReference` rather than written here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
 from typing import Any
 
 from differential.compare import Order
@@ -170,7 +174,7 @@ QUERIES: list[Q] = [
                  "RIGHT JOIN account a ON a.primarycontactid = c.contactid WHERE a.address1_city = 'Sydney'"),
     Q("j_full", "SELECT a.accountid, c.contactid FROM (SELECT accountid FROM account WHERE address1_city = 'Tokyo') a "
                 "FULL OUTER JOIN (SELECT contactid, parentcustomerid FROM contact WHERE address1_city = 'Tokyo') c "
-                "ON c.parentcustomerid = a.accountid"),
+                "ON c.parentcustomerid = a.accountid", remote=False),
     Q("j_cross", "SELECT t.isocurrencycode, b.name FROM transactioncurrency t CROSS JOIN businessunit b"),
     Q("j_self_parent", "SELECT child.accountid, child.name, parent.name FROM account child "
                        "JOIN account parent ON child.parentaccountid = parent.accountid"),
@@ -265,7 +269,7 @@ QUERIES: list[Q] = [
                            "(PARTITION BY address1_city ORDER BY revenue DESC, accountid) AS rn FROM account "
                            "WHERE revenue IS NOT NULL) SELECT accountid, address1_city, rn FROM r WHERE rn <= 3"),
     Q("w_rank", "SELECT accountid, numberofemployees, RANK() OVER (ORDER BY numberofemployees DESC) FROM account "
-                "WHERE address1_city = 'Seattle'"),
+                "WHERE address1_city = 'Seattle'", remote=False, pushed=("address1_city eq 'Seattle'",)),
     Q("w_dense_rank_industry", "SELECT accountid, DENSE_RANK() OVER (ORDER BY industrycode) FROM account "
                                "WHERE address1_city = 'Chicago'"),
     Q("w_sum_partition", "SELECT accountid, SUM(revenue) OVER (PARTITION BY address1_country) FROM account "
@@ -367,6 +371,62 @@ QUERIES: list[Q] = [
                               "INTERSECT SELECT LOWER(address1_city) FROM contact) t"),
     Q("u_except_ids", "SELECT accountid FROM account WHERE address1_city = 'Berlin' "
                       "EXCEPT SELECT parentcustomerid FROM contact"),
+    # -- traps for pushdown: parameters of every type, special characters, LEFT JOIN conditions -----------------
+    Q("p_null_param", f"{A} FROM account WHERE emailaddress1 = ?", params=(None,)),
+    Q("p_quote_param", f"{C}, lastname FROM contact WHERE lastname = ?", params=("O'Brian",), remote=True),
+    Q("p_like_param", f"{A} FROM account WHERE name LIKE ?", params=("%& co.",), remote=True),
+    Q("p_decimal_param", f"{A}, revenue FROM account WHERE revenue = ?", params=(Decimal("32960000.00"),),
+      remote=True),
+    Q("p_datetime_param", f"{A}, createdon FROM account WHERE createdon > ? AND address1_city = 'Tokyo'",
+      params=(datetime(2024, 1, 1, 12, 30, tzinfo=timezone.utc),), remote=True),
+    Q("p_date_param", f"{C}, birthdate FROM contact WHERE birthdate < ?", params=(date(1955, 1, 1),), remote=True),
+    Q("p_uuid_param", f"{A} FROM account WHERE primarycontactid = ?",
+      params=(FromReference("SELECT primarycontactid FROM account WHERE primarycontactid IS NOT NULL "
+                            "ORDER BY accountid LIMIT 1"),), remote=True),
+    Q("p_int_params_in", f"{A}, industrycode FROM account WHERE industrycode IN (?, ?) AND address1_city = ?",
+      params=(7, 9, "Berlin"), remote=True),
+    Q("p_special_chars_literal", f"{A} FROM account WHERE name = 'Ski Relecloud & Co.' OR name = 'a#b?c%d+e/f'",
+      remote=True),
+    Q("p_in_strings_quotes", f"{C}, lastname FROM contact WHERE lastname IN ('O''Brian', 'Müller', 'nguyen')",
+      remote=True),
+    Q("p_date_eq", f"{C}, birthdate FROM contact WHERE birthdate = '1975-11-19'", remote=True),
+    Q("p_datetime_between", f"{A}, createdon FROM account WHERE createdon BETWEEN '2020-01-01' "
+                            "AND '2020-01-31T23:59:59Z'", remote=True),
+    Q("p_empty_string", f"{A} FROM account WHERE name IS NOT NULL AND name <> '' AND address1_city = 'Madrid'"),
+    Q("s_in_select_large", f"{C} FROM contact WHERE parentcustomerid IN "
+                           "(SELECT accountid FROM account WHERE revenue > 1000000)"),
+    Q("s_not_in_select_large", f"{C} FROM contact WHERE parentcustomerid NOT IN "
+                               "(SELECT accountid FROM account WHERE revenue > 1000000)"),
+    Q("j_left_on_extra_condition", "SELECT a.accountid, c.contactid FROM account a LEFT JOIN contact c "
+                                   "ON a.primarycontactid = c.contactid AND c.gendercode = 2 "
+                                   "WHERE a.address1_city = 'Seattle'"),
+    Q("j_left_where_right", "SELECT a.accountid, c.lastname FROM account a LEFT JOIN contact c "
+                            "ON a.primarycontactid = c.contactid WHERE c.lastname = 'smith'"),
+    Q("j_left_anti", "SELECT a.accountid FROM account a LEFT JOIN contact c ON a.primarycontactid = c.contactid "
+                     "WHERE c.contactid IS NULL AND a.address1_city = 'Paris'"),
+    Q("j_parent_filter", "SELECT child.accountid, parent.name FROM account child "
+                         "JOIN account parent ON child.parentaccountid = parent.accountid "
+                         "WHERE parent.address1_country = 'canada' AND child.revenue > 10000000"),
+    Q("j_order_by_joined", "SELECT a.accountid, c.fullname FROM account a JOIN contact c "
+                           "ON a.primarycontactid = c.contactid WHERE a.address1_city = 'Dublin' "
+                           "ORDER BY c.fullname, a.accountid", order="ordered"),
+    Q("j_or_across_sides", "SELECT a.accountid, c.contactid FROM account a JOIN contact c "
+                           "ON a.primarycontactid = c.contactid WHERE a.address1_city = 'Tokyo' OR c.address1_city = 'Tokyo'"),
+    Q("a_group_lookup_name_top", "SELECT TOP 5 owneridname, COUNT(*) AS n FROM account GROUP BY owneridname "
+                                 "ORDER BY n DESC, owneridname",
+      ref="SELECT owneridname, COUNT(*) AS n FROM account GROUP BY owneridname ORDER BY n DESC, owneridname LIMIT 5",
+      order="ordered"),
+    Q("a_group_datetime", "SELECT lastusedincampaign, COUNT(*) FROM account WHERE lastusedincampaign IS NOT NULL "
+                          "GROUP BY lastusedincampaign"),
+    Q("a_count_distinct_choice", "SELECT COUNT(DISTINCT industrycode), COUNT(DISTINCT address1_country) FROM account"),
+    Q("a_max_datetime_filtered", "SELECT MAX(createdon), MIN(lastusedincampaign) FROM account WHERE statecode = 1"),
+    Q("a_group_order_key_limit", "SELECT address1_country, SUM(revenue) FROM account GROUP BY address1_country "
+                                 "ORDER BY address1_country DESC LIMIT 3", order="ordered"),
+    Q("a_sum_money_by_currency", "SELECT t.isocurrencycode, SUM(a.revenue), AVG(a.exchangerate) FROM account a "
+                                 "JOIN transactioncurrency t ON a.transactioncurrencyid = t.transactioncurrencyid "
+                                 "GROUP BY t.isocurrencycode"),
+    Q("d_top_distinct", "SELECT DISTINCT TOP 5 address1_city FROM account ORDER BY address1_city",
+      ref="SELECT DISTINCT address1_city FROM account ORDER BY address1_city LIMIT 5", order="ordered"),
     # -- other tables ------------------------------------------------------------------------------------------------------
     Q("t_systemuser_choice", "SELECT fullname, accessmode, accessmodename, businessunitidname FROM systemuser "
                              "WHERE accessmode = 4"),

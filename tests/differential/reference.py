@@ -71,43 +71,54 @@ class TableSpec:
 DATAVERSE_TABLES: dict[str, TableSpec] = {
     "account": TableSpec(
         "accounts",
-        "accountid name accountnumber address1_city address1_country address1_stateorprovince address1_postalcode "
-        "emailaddress1 telephone1 websiteurl description revenue creditlimit exchangerate numberofemployees "
-        "address1_latitude address1_longitude creditonhold donotemail createdon modifiedon lastusedincampaign "
-        "versionnumber",
+        "accountid name accountnumber address1_city address1_country address1_stateorprovince "
+        "address1_postalcode emailaddress1 telephone1 websiteurl description revenue creditlimit "
+        "exchangerate numberofemployees address1_latitude address1_longitude creditonhold donotemail "
+        "createdon modifiedon lastusedincampaign versionnumber",
         choices="industrycode accountcategorycode customertypecode ownershipcode preferredcontactmethodcode "
-                "statecode statuscode",
-        lookups="primarycontactid parentaccountid transactioncurrencyid createdby modifiedby owninguser owningteam "
-                "owningbusinessunit",
-        polymorphic="ownerid"),
+        "statecode statuscode",
+        lookups="primarycontactid parentaccountid transactioncurrencyid createdby modifiedby owninguser "
+        "owningteam owningbusinessunit",
+        polymorphic="ownerid",
+    ),
     "contact": TableSpec(
         "contacts",
-        "contactid firstname lastname fullname emailaddress1 telephone1 jobtitle address1_city address1_country "
-        "birthdate annualincome exchangerate createdon donotemail creditonhold",
+        "contactid firstname lastname fullname emailaddress1 telephone1 jobtitle address1_city "
+        "address1_country birthdate annualincome exchangerate createdon donotemail creditonhold",
         choices="gendercode familystatuscode statecode statuscode",
         lookups="accountid transactioncurrencyid owninguser createdby",
-        polymorphic="parentcustomerid ownerid"),
+        polymorphic="parentcustomerid ownerid",
+    ),
     "opportunity": TableSpec(
         "opportunities",
         "opportunityid name estimatedvalue actualvalue budgetamount estimatedclosedate actualclosedate "
         "closeprobability createdon description",
         choices="statecode statuscode salesstage prioritycode opportunityratingcode purchasetimeframe",
         lookups="parentaccountid parentcontactid transactioncurrencyid owninguser",
-        polymorphic="customerid ownerid"),
+        polymorphic="customerid ownerid",
+    ),
     "systemuser": TableSpec(
         "systemusers",
         "systemuserid fullname firstname lastname domainname internalemailaddress title isdisabled createdon",
         choices="accessmode",
-        lookups="businessunitid parentsystemuserid"),
+        lookups="businessunitid parentsystemuserid",
+    ),
     "transactioncurrency": TableSpec(
         "transactioncurrencies",
         "transactioncurrencyid currencyname isocurrencycode currencysymbol exchangerate currencyprecision",
-        choices="statecode statuscode"),
+        choices="statecode statuscode",
+    ),
     "team": TableSpec(
-        "teams", "teamid name isdefault createdon", choices="teamtype", lookups="businessunitid administratorid"),
+        "teams",
+        "teamid name isdefault createdon",
+        choices="teamtype",
+        lookups="businessunitid administratorid",
+    ),
     "businessunit": TableSpec(
-        "businessunits", "businessunitid name divisionname address1_city",
-        lookups="parentbusinessunitid transactioncurrencyid"),
+        "businessunits",
+        "businessunitid name divisionname address1_city",
+        lookups="parentbusinessunitid transactioncurrencyid",
+    ),
 }
 
 
@@ -149,8 +160,9 @@ class LoadedTable:
     rows: list[tuple[Any, ...]]
 
 
-def read_dataverse_table(reader: ODataReader, name: str, spec: TableSpec,
-                         edm: Mapping[str, str]) -> LoadedTable:
+def read_dataverse_table(
+    reader: ODataReader, name: str, spec: TableSpec, edm: Mapping[str, str]
+) -> LoadedTable:
     """Read every row of one Dataverse table and name its columns the TDS way."""
     columns: list[str] = []
     types: list[str] = []
@@ -175,7 +187,7 @@ def read_dataverse_table(reader: ODataReader, name: str, spec: TableSpec,
     rows: list[tuple[Any, ...]] = []
     for raw in reader.rows(spec.entity_set, spec.properties()):
         row = tuple(convert(edm_type, raw.get(key)) for key, edm_type in getters)
-        for (key, _), value in zip(getters, row):
+        for (key, _), value in zip(getters, row, strict=False):
             # An annotation must be present exactly when the value it describes is (choices, lookups).
             if key.endswith((FORMATTED, LOOKUP_TABLE)):
                 base = key.split("@", 1)[0]
@@ -189,7 +201,10 @@ def read_plain_table(reader: ODataReader, name: str, entity_set: str, edm: Mappi
     """Read every row and every property of a plain OData v4 entity set (names as the service has them)."""
     columns = list(edm)
     types = [edm[c] for c in columns]
-    rows = [tuple(convert(t, raw.get(c)) for c, t in zip(columns, types)) for raw in reader.rows(entity_set, columns)]
+    rows = [
+        tuple(convert(t, raw.get(c)) for c, t in zip(columns, types, strict=False))
+        for raw in reader.rows(entity_set, columns)
+    ]
     return LoadedTable(name, entity_set, columns, types, rows)
 
 
@@ -208,13 +223,16 @@ class ReferenceEngine:
             self._load(table)
 
     def _load(self, table: LoadedTable) -> None:
-        schema = pa.schema([(c, SQL_TYPES[t][1]) for c, t in zip(table.columns, table.edm_types)])
-        columns = [[None if v is None else (str(v) if t == "Edm.Guid" else v) for v in values]
-                   for values, t in zip(zip(*table.rows), table.edm_types)] if table.rows else \
-            [[] for _ in table.columns]
-        staging = pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, schema)], schema=schema)
-        self.db.register("staging", staging)
-        casts = ", ".join(f'CAST("{c}" AS {SQL_TYPES[t][0]}) AS "{c}"' for c, t in zip(table.columns, table.edm_types))
+        pairs = list(zip(table.columns, table.edm_types, strict=True))
+        schema = pa.schema([(c, SQL_TYPES[t][1]) for c, t in pairs])
+        # Staged column by column in arrow (GUIDs as text), then cast to the SQL types in one CTAS.
+        values = list(zip(*table.rows, strict=True)) if table.rows else [() for _ in pairs]
+        arrays = [
+            pa.array([None if v is None else (str(v) if t == "Edm.Guid" else v) for v in column], type=f.type)
+            for column, (_, t), f in zip(values, pairs, schema, strict=True)
+        ]
+        self.db.register("staging", pa.Table.from_arrays(arrays, schema=schema))
+        casts = ", ".join(f'CAST("{c}" AS {SQL_TYPES[t][0]}) AS "{c}"' for c, t in pairs)
         self.db.execute(f'CREATE TABLE "{table.name}" AS SELECT {casts} FROM staging')
         self.db.unregister("staging")
         if table.entity_set != table.name:
@@ -233,7 +251,9 @@ class ReferenceEngine:
         self.db.close()
 
 
-def load_dataverse(reader: ODataReader, tables: Mapping[str, TableSpec] = DATAVERSE_TABLES) -> list[LoadedTable]:
+def load_dataverse(
+    reader: ODataReader, tables: Mapping[str, TableSpec] = DATAVERSE_TABLES
+) -> list[LoadedTable]:
     """Every table of ``tables``, read through ``reader`` with the types of the service's $metadata."""
     types = reader.property_types()
     return [read_dataverse_table(reader, name, spec, types[name]) for name, spec in tables.items()]

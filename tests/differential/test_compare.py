@@ -12,8 +12,20 @@ UTC = timezone.utc
 
 
 def test_equal_results_have_no_differences() -> None:
-    rows = [(1, "a", Decimal("1.50"), uuid.UUID(int=1), datetime(2024, 1, 1, tzinfo=UTC), date(2024, 1, 1), None)]
-    same = [(1, "a", Decimal("1.5000"), uuid.UUID(int=1), datetime(2024, 1, 1, tzinfo=UTC), date(2024, 1, 1), None)]
+    rows = [
+        (1, "a", Decimal("1.50"), uuid.UUID(int=1), datetime(2024, 1, 1, tzinfo=UTC), date(2024, 1, 1), None)
+    ]
+    same = [
+        (
+            1,
+            "a",
+            Decimal("1.5000"),
+            uuid.UUID(int=1),
+            datetime(2024, 1, 1, tzinfo=UTC),
+            date(2024, 1, 1),
+            None,
+        )
+    ]
     assert compare_rows(rows, same, "ordered") == []
 
 

@@ -34,8 +34,11 @@ def test_pushdown(q: Q, driver: d365conn.Connection, reference: ReferenceEngine)
 
 
 def test_a_join_pushes_each_sides_filter(driver: d365conn.Connection) -> None:
-    plan = explain(driver, "SELECT a.name, u.fullname FROM account a JOIN systemuser u ON a.owninguser = u.systemuserid "
-                           "WHERE a.address1_city = 'Seattle' AND u.title = 'Sales Director'")
+    plan = explain(
+        driver,
+        "SELECT a.name, u.fullname FROM account a JOIN systemuser u ON a.owninguser = u.systemuserid "
+        "WHERE a.address1_city = 'Seattle' AND u.title = 'Sales Director'",
+    )
     requests = "\n".join(line for line in plan if not line.strip().lower().startswith("locally"))
     # Whether the join runs locally or as an $expand, each side's own filter goes to the service.
     assert "'Seattle'" in requests

@@ -41,21 +41,42 @@ def lookup(
     prop = f"_{name}_value"
     cols = [
         Column(
-            name=name, edm_type="Edm.Guid", role="lookup", property=prop, source=prop, select=prop,
-            attribute_type="Lookup" if len(targets) == 1 else "Customer", targets=tuple(targets),
-            navigation=dict(targets), read_only=True,
+            name=name,
+            edm_type="Edm.Guid",
+            role="lookup",
+            property=prop,
+            source=prop,
+            select=prop,
+            attribute_type="Lookup" if len(targets) == 1 else "Customer",
+            targets=tuple(targets),
+            navigation=dict(targets),
+            read_only=True,
         ),
         Column(
-            name=f"{name}name", edm_type="Edm.String", role="lookup_name", property=prop,
-            source=prop + FORMATTED, select=prop, targets=tuple(targets), navigation=dict(targets),
-            filterable=False, filter_path=filter_path, read_only=True,
+            name=f"{name}name",
+            edm_type="Edm.String",
+            role="lookup_name",
+            property=prop,
+            source=prop + FORMATTED,
+            select=prop,
+            targets=tuple(targets),
+            navigation=dict(targets),
+            filterable=False,
+            filter_path=filter_path,
+            read_only=True,
         ),
     ]
     if with_type:
         cols.append(
             Column(
-                name=f"{name}type", edm_type="Edm.String", role="lookup_type", property=prop,
-                source=prop + LOOKUP_LOGICAL_NAME, select=prop, filterable=False, read_only=True,
+                name=f"{name}type",
+                edm_type="Edm.String",
+                role="lookup_type",
+                property=prop,
+                source=prop + LOOKUP_LOGICAL_NAME,
+                select=prop,
+                filterable=False,
+                read_only=True,
             )
         )
     return cols
@@ -64,19 +85,47 @@ def lookup(
 def choice(name: str, options: list[tuple[int, str]], kind: str = "Picklist") -> list[Column]:
     opts = tuple(Option(v, label) for v, label in options)
     return [
-        Column(name=name, edm_type="Edm.Int32", role="choice", property=name, source=name,
-               attribute_type=kind, options=opts),
-        Column(name=f"{name}name", edm_type="Edm.String", role="choice_name", property=name,
-               source=name + FORMATTED, select=name, options=opts, filterable=False, read_only=True),
+        Column(
+            name=name,
+            edm_type="Edm.Int32",
+            role="choice",
+            property=name,
+            source=name,
+            attribute_type=kind,
+            options=opts,
+        ),
+        Column(
+            name=f"{name}name",
+            edm_type="Edm.String",
+            role="choice_name",
+            property=name,
+            source=name + FORMATTED,
+            select=name,
+            options=opts,
+            filterable=False,
+            read_only=True,
+        ),
     ]
 
 
 STATE = [(0, "Active"), (1, "Inactive")]
-INDUSTRY = [(1, "Accounting"), (2, "Agriculture and Non-petrol Natural Resource Extraction"),
-            (3, "Broadcasting Printing and Publishing"), (4, "Brokers"), (5, "Building Supply Retail"),
-            (6, "Business Services"), (33, "Consulting")]
-CUSTOMER_TYPE = [(1, "Competitor"), (2, "Consultant"), (3, "Customer"), (4, "Investor"), (5, "Partner"),
-                 (6, "Influencer")]
+INDUSTRY = [
+    (1, "Accounting"),
+    (2, "Agriculture and Non-petrol Natural Resource Extraction"),
+    (3, "Broadcasting Printing and Publishing"),
+    (4, "Brokers"),
+    (5, "Building Supply Retail"),
+    (6, "Business Services"),
+    (33, "Consulting"),
+]
+CUSTOMER_TYPE = [
+    (1, "Competitor"),
+    (2, "Consultant"),
+    (3, "Customer"),
+    (4, "Investor"),
+    (5, "Partner"),
+    (6, "Influencer"),
+]
 
 ACCOUNT = Table(
     name="account",
@@ -107,9 +156,15 @@ ACCOUNT = Table(
         *choice("customertypecode", CUSTOMER_TYPE),
         *choice("statecode", STATE, "State"),
         *choice("statuscode", [(1, "Active"), (2, "Inactive")], "Status"),
-        Column(name="cdsify_multiselect", edm_type="Edm.String", role="multichoice", property="cdsify_multiselect",
-               source="cdsify_multiselect", attribute_type="MultiSelectPicklist",
-               options=(Option(5, "Cortana"), Option(9, "Email"))),
+        Column(
+            name="cdsify_multiselect",
+            edm_type="Edm.String",
+            role="multichoice",
+            property="cdsify_multiselect",
+            source="cdsify_multiselect",
+            attribute_type="MultiSelectPicklist",
+            options=(Option(5, "Cortana"), Option(9, "Email")),
+        ),
     ),
 )
 
@@ -130,8 +185,11 @@ CONTACT = Table(
         attr("numberofchildren", "Edm.Int32"),
         attr("donotemail", "Edm.Boolean"),
         attr("createdon", "Edm.DateTimeOffset", read_only=True),
-        *lookup("parentcustomerid", {"account": "parentcustomerid_account", "contact": "parentcustomerid_contact"},
-                with_type=True),
+        *lookup(
+            "parentcustomerid",
+            {"account": "parentcustomerid_account", "contact": "parentcustomerid_contact"},
+            with_type=True,
+        ),
         *choice("statecode", STATE, "State"),
     ),
 )
@@ -148,7 +206,9 @@ OPPORTUNITY = Table(
         attr("closeprobability", "Edm.Int32"),
         attr("estimatedclosedate", "Edm.Date"),
         *lookup("parentaccountid", {"account": "parentaccountid"}, filter_path="parentaccountid/name"),
-        *lookup("customerid", {"account": "customerid_account", "contact": "customerid_contact"}, with_type=True),
+        *lookup(
+            "customerid", {"account": "customerid_account", "contact": "customerid_contact"}, with_type=True
+        ),
         *choice("opportunityratingcode", [(1, "Hot"), (2, "Warm"), (3, "Cold")]),
         *choice("statecode", [(0, "Open"), (1, "Won"), (2, "Lost")], "State"),
     ),

@@ -43,10 +43,16 @@ def test_unterminated_string_is_a_syntax_error() -> None:
         ("SELECT name FROM acounts", "unknown table 'acounts'; did you mean 'account'"),
         ("SELECT name FROM contacs", "did you mean 'contact'"),
         ("SELECT nmae FROM account", "unknown column 'nmae' in account; did you mean 'name'"),
-        ("SELECT name FROM account WHERE revenu > 5", "unknown column 'revenu' in account; did you mean 'revenue'"),
+        (
+            "SELECT name FROM account WHERE revenu > 5",
+            "unknown column 'revenu' in account; did you mean 'revenue'",
+        ),
         ("SELECT name FROM account ORDER BY createdn", "did you mean 'createdon'"),
         ("SELECT UPPER(nam) FROM account", "unknown column 'nam'; did you mean 'name'"),
-        ("SELECT a.fulname FROM contact a JOIN account b ON a.parentcustomerid = b.accountid", "did you mean 'fullname'"),
+        (
+            "SELECT a.fulname FROM contact a JOIN account b ON a.parentcustomerid = b.accountid",
+            "did you mean 'fullname'",
+        ),
         ("SELECT x.name FROM account a", "unknown table alias 'x'"),
         ("SELECT zzzz FROM account", "unknown column 'zzzz'"),
         ("SELECT * FROM INFORMATION_SCHEMA.COLUMS", "did you mean 'columns'"),
@@ -135,7 +141,7 @@ def test_explain_detection() -> None:
     assert is_explain("  explain SELECT 1")
     assert not is_explain("SELECT 'explain'")
     explained = plan("EXPLAIN SELECT name FROM account")
-    assert getattr(explained, "is_explain") is True
+    assert explained.is_explain is True
 
 
 def test_unknown_service_kind() -> None:

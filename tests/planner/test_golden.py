@@ -17,12 +17,23 @@ FILES = {
     "odata": HERE / "golden_odata.txt",
     "businesscentral": HERE / "golden_businesscentral.txt",
 }
-ALL = [(kind, number, sql, expected) for kind, path in FILES.items() for number, sql, expected in cases(str(path))]
+ALL = [
+    (kind, number, sql, expected)
+    for kind, path in FILES.items()
+    for number, sql, expected in cases(str(path))
+]
 
 _DUCK_TYPES = {
-    "Edm.String": "VARCHAR", "Edm.Guid": "UUID", "Edm.Int16": "SMALLINT", "Edm.Int32": "INTEGER",
-    "Edm.Int64": "BIGINT", "Edm.Decimal": "DECIMAL(38,10)", "Edm.Double": "DOUBLE", "Edm.Boolean": "BOOLEAN",
-    "Edm.DateTimeOffset": "TIMESTAMPTZ", "Edm.Date": "DATE",
+    "Edm.String": "VARCHAR",
+    "Edm.Guid": "UUID",
+    "Edm.Int16": "SMALLINT",
+    "Edm.Int32": "INTEGER",
+    "Edm.Int64": "BIGINT",
+    "Edm.Decimal": "DECIMAL(38,10)",
+    "Edm.Double": "DOUBLE",
+    "Edm.Boolean": "BOOLEAN",
+    "Edm.DateTimeOffset": "TIMESTAMPTZ",
+    "Edm.Date": "DATE",
 }
 
 

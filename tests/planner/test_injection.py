@@ -84,14 +84,21 @@ def _sql_literal(value: str) -> str:
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_literal_in_sql(payload: str) -> None:
-    plan = plan_statement(f"SELECT name FROM account WHERE name = {_sql_literal(payload)}", None, DATAVERSE, DV)
+    plan = plan_statement(
+        f"SELECT name FROM account WHERE name = {_sql_literal(payload)}", None, DATAVERSE, DV
+    )
     assert _options(plan) == [("$select", "name"), ("$filter", f"name eq {_quoted(payload)}")]
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_positional_parameter(payload: str) -> None:
-    plan = plan_statement("SELECT name FROM account WHERE name = ? AND revenue > ?", [payload, 5], DATAVERSE, DV)
-    assert _options(plan) == [("$select", "name"), ("$filter", f"name eq {_quoted(payload)} and revenue gt 5")]
+    plan = plan_statement(
+        "SELECT name FROM account WHERE name = ? AND revenue > ?", [payload, 5], DATAVERSE, DV
+    )
+    assert _options(plan) == [
+        ("$select", "name"),
+        ("$filter", f"name eq {_quoted(payload)} and revenue gt 5"),
+    ]
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
@@ -129,7 +136,9 @@ def test_like_pattern_on_dataverse_brackets_wildcards(payload: str) -> None:
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_in_list_values(payload: str) -> None:
-    plan = plan_statement("SELECT fullname FROM contact WHERE lastname IN (?, ?)", [payload, "x"], DATAVERSE, DV)
+    plan = plan_statement(
+        "SELECT fullname FROM contact WHERE lastname IN (?, ?)", [payload, "x"], DATAVERSE, DV
+    )
     options = _options(plan)
     assert options[0] == ("$select", "fullname")
     name, value = options[1]

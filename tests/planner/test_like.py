@@ -9,12 +9,51 @@ from sqlglot import exp
 from d365conn.planner.like import LikeShape, local_like, odata_like, parse_pattern
 
 SAMPLES = [
-    "abc", "ABC", "aXc", "ac", "abbc", "a%c", "a_c", "a[c", "100%", "100 percent", "x[y]z", "", "b", "Abc def",
-    "a\nc", "añc", "[", "]", "^", "a-c", "a]c",
+    "abc",
+    "ABC",
+    "aXc",
+    "ac",
+    "abbc",
+    "a%c",
+    "a_c",
+    "a[c",
+    "100%",
+    "100 percent",
+    "x[y]z",
+    "",
+    "b",
+    "Abc def",
+    "a\nc",
+    "añc",
+    "[",
+    "]",
+    "^",
+    "a-c",
+    "a]c",
 ]
 PATTERNS = [
-    "a%", "%c", "%b%", "a_c", "a%c", "%", "_", "abc", "a[b-d]c", "a[^b]c", "%[%]%", "100[%]", "a[_]c", "[[]",
-    "[]]", "[a-c]%", "%[0-9]%", "a[bX]c", "%e_", "a!%c", "A%", "[^a]%",
+    "a%",
+    "%c",
+    "%b%",
+    "a_c",
+    "a%c",
+    "%",
+    "_",
+    "abc",
+    "a[b-d]c",
+    "a[^b]c",
+    "%[%]%",
+    "100[%]",
+    "a[_]c",
+    "[[]",
+    "[]]",
+    "[a-c]%",
+    "%[0-9]%",
+    "a[bX]c",
+    "%e_",
+    "a!%c",
+    "A%",
+    "[^a]%",
 ]
 
 
@@ -66,7 +105,9 @@ def con() -> duckdb.DuckDBPyConnection:
 
 @pytest.mark.parametrize("pattern", PATTERNS)
 @pytest.mark.parametrize("negate", [False, True])
-def test_local_like_matches_tsql_semantics(con: duckdb.DuckDBPyConnection, pattern: str, negate: bool) -> None:
+def test_local_like_matches_tsql_semantics(
+    con: duckdb.DuckDBPyConnection, pattern: str, negate: bool
+) -> None:
     escape = "!" if "!" in pattern else None
     tokens = parse_pattern(pattern, escape, brackets=True)
     condition = local_like(exp.column("s"), tokens, case_insensitive=True, negate=negate)
@@ -76,7 +117,9 @@ def test_local_like_matches_tsql_semantics(con: duckdb.DuckDBPyConnection, patte
 
 
 def test_case_sensitive_local_like(con: duckdb.DuckDBPyConnection) -> None:
-    condition = local_like(exp.column("s"), parse_pattern("a%", None, True), case_insensitive=False, negate=False)
+    condition = local_like(
+        exp.column("s"), parse_pattern("a%", None, True), case_insensitive=False, negate=False
+    )
     got = {row[0] for row in con.execute(f"SELECT s FROM t WHERE {condition.sql('duckdb')}").fetchall()}
     assert got == {s for s in SAMPLES if reference(s, "a%", fold=False)}
 

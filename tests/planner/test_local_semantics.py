@@ -16,7 +16,12 @@ from tests.planner.catalogs import DATAVERSE, ODATA
 
 DV = capabilities_for("dataverse")
 OD = capabilities_for("odata")
-TYPES = {"Edm.String": "VARCHAR", "Edm.Guid": "VARCHAR", "Edm.Int32": "INTEGER", "Edm.Decimal": "DECIMAL(19,4)"}
+TYPES = {
+    "Edm.String": "VARCHAR",
+    "Edm.Guid": "VARCHAR",
+    "Edm.Int32": "INTEGER",
+    "Edm.Decimal": "DECIMAL(19,4)",
+}
 
 
 def run(plan: Plan, data: dict[str, list[dict[str, Any]]]) -> list[tuple[Any, ...]]:
@@ -49,14 +54,18 @@ DATA = {"account": ACCOUNTS, "contact": CONTACTS}
 def test_join_on_strings_is_case_insensitive() -> None:
     plan = plan_statement(
         "SELECT a.accountid, c.contactid FROM account a JOIN contact c ON a.name = c.fullname ORDER BY 1",
-        None, DATAVERSE, DV,
+        None,
+        DATAVERSE,
+        DV,
     )
     assert plan.collation == "nocase"
     assert run(plan, DATA) == [("1", "c1"), ("2", "c1")]
 
 
 def test_group_by_and_distinct_fold_case() -> None:
-    plan = plan_statement("SELECT COUNT(*) FROM (SELECT DISTINCT UPPER(name) AS u FROM account) t", None, DATAVERSE, DV)
+    plan = plan_statement(
+        "SELECT COUNT(*) FROM (SELECT DISTINCT UPPER(name) AS u FROM account) t", None, DATAVERSE, DV
+    )
     assert run(plan, DATA) == [(3,)]
     grouped = plan_statement(
         "SELECT name, COUNT(*) AS n FROM account GROUP BY name HAVING COUNT(*) > 1", None, DATAVERSE, DV
@@ -66,8 +75,9 @@ def test_group_by_and_distinct_fold_case() -> None:
 
 
 def test_local_like_is_case_insensitive_and_reads_brackets() -> None:
-    plan = plan_statement("SELECT name FROM account WHERE UPPER(name) LIKE 'C%' OR name LIKE 'f[a-c]b%'",
-                          None, DATAVERSE, DV)
+    plan = plan_statement(
+        "SELECT name FROM account WHERE UPPER(name) LIKE 'C%' OR name LIKE 'f[a-c]b%'", None, DATAVERSE, DV
+    )
     assert sorted(r[0] for r in run(plan, DATA)) == ["Contoso", "Fabrikam", "contoso"]
 
 
@@ -94,10 +104,14 @@ def test_left_join_keeps_unmatched_rows_after_pushing_the_on_filter() -> None:
     plan = plan_statement(
         "SELECT a.accountid, c.fullname FROM account a LEFT JOIN contact c "
         "ON c.parentcustomerid = a.accountid AND c.fullname LIKE 'A%' ORDER BY 1",
-        None, DATAVERSE, DV,
+        None,
+        DATAVERSE,
+        DV,
     )
     contact_scan = next(s for s in plan.scans if s.table == "contact")
     assert contact_scan.query.filter == "startswith(fullname,'A')"
     # The service would filter the contacts; feed the scan what the service would return.
-    rows = run(plan, {"account": ACCOUNTS, "contact": [c for c in CONTACTS if c["fullname"].lower().startswith("a")]})
+    rows = run(
+        plan, {"account": ACCOUNTS, "contact": [c for c in CONTACTS if c["fullname"].lower().startswith("a")]}
+    )
     assert rows == [("1", None), ("2", None), ("3", "Adams"), ("4", None)]

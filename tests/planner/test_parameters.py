@@ -25,19 +25,31 @@ def _filter(plan: Plan) -> str | None:
     ("sql", "value", "expected"),
     [
         ("SELECT name FROM account WHERE primarycontactid = ?", GUID, f"_primarycontactid_value eq {GUID}"),
-        ("SELECT name FROM account WHERE primarycontactid = ?", str(GUID).upper(), f"_primarycontactid_value eq {GUID}"),
+        (
+            "SELECT name FROM account WHERE primarycontactid = ?",
+            str(GUID).upper(),
+            f"_primarycontactid_value eq {GUID}",
+        ),
         ("SELECT name FROM account WHERE revenue > ?", Decimal("1234.5600"), "revenue gt 1234.5600"),
         ("SELECT name FROM account WHERE revenue > ?", Decimal("-1E+3"), "revenue gt -1000"),
         ("SELECT name FROM account WHERE revenue > ?", 10, "revenue gt 10"),
         ("SELECT name FROM account WHERE address1_latitude > ?", 1.25, "address1_latitude gt 1.25"),
         ("SELECT name FROM account WHERE creditonhold = ?", True, "creditonhold eq true"),
-        ("SELECT name FROM account WHERE createdon > ?", dt.datetime(2024, 1, 2, 3, 4, 5), "createdon gt 2024-01-02T03:04:05Z"),
+        (
+            "SELECT name FROM account WHERE createdon > ?",
+            dt.datetime(2024, 1, 2, 3, 4, 5),
+            "createdon gt 2024-01-02T03:04:05Z",
+        ),
         (
             "SELECT name FROM account WHERE createdon > ?",
             dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=2))),
             "createdon gt 2024-01-02T01:04:05Z",
         ),
-        ("SELECT name FROM account WHERE createdon > ?", dt.date(2024, 1, 2), "createdon gt 2024-01-02T00:00:00Z"),
+        (
+            "SELECT name FROM account WHERE createdon > ?",
+            dt.date(2024, 1, 2),
+            "createdon gt 2024-01-02T00:00:00Z",
+        ),
         ("SELECT fullname FROM contact WHERE birthdate = ?", dt.date(2024, 4, 10), "birthdate eq 2024-04-10"),
         ("SELECT name FROM account WHERE industrycodename = ?", "Brokers", "industrycode eq 4"),
         ("SELECT name FROM account WHERE name LIKE ?", "Con%", "startswith(name,'Con')"),
@@ -60,7 +72,9 @@ def test_positional_markers_follow_the_text_not_the_tree() -> None:
 
 
 def test_named_and_at_parameters() -> None:
-    plan = plan_statement("SELECT name FROM account WHERE name = :n AND revenue > @r", {"n": "a", "r": 1}, DATAVERSE, DV)
+    plan = plan_statement(
+        "SELECT name FROM account WHERE name = :n AND revenue > @r", {"n": "a", "r": 1}, DATAVERSE, DV
+    )
     assert _filter(plan) == "name eq 'a' and revenue gt 1"
 
 
@@ -106,7 +120,10 @@ def test_cache_binds_local_sql_and_in_lists() -> None:
     sql = "SELECT UPPER(name) AS u FROM account WHERE LEN(name) > ? AND numberofemployees IN (?, ?)"
     cache.plan(sql, [1, 2, 3], DATAVERSE, DV)
     plan = cache.plan(sql, [4, 5, 6], DATAVERSE, DV)
-    assert _filter(plan) == "Microsoft.Dynamics.CRM.In(PropertyName='numberofemployees',PropertyValues=[\"5\",\"6\"])"
+    assert (
+        _filter(plan)
+        == 'Microsoft.Dynamics.CRM.In(PropertyName=\'numberofemployees\',PropertyValues=["5","6"])'
+    )
     assert plan.local_sql is not None and "> 4" in plan.local_sql
     assert cache.hits == 1
 
@@ -141,4 +158,7 @@ def test_page_size_is_lowered_to_the_limit() -> None:
     assert plan.scans[0].page_size == 10
     plan = plan_statement("SELECT TOP 9000 name FROM account", None, DATAVERSE, DV, page_size=5000)
     assert plan.scans[0].page_size == 5000
-    assert plan_statement("SELECT name FROM account", None, DATAVERSE, DV, page_size=500).scans[0].page_size == 500
+    assert (
+        plan_statement("SELECT name FROM account", None, DATAVERSE, DV, page_size=500).scans[0].page_size
+        == 500
+    )

@@ -8,18 +8,14 @@ RetrieveMetadataChanges attributes, 248 attributes of account), built by
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
-
 import pytest
 
 from d365conn.catalog.dataverse_columns import build_table
 from d365conn.catalog.loader import TableEntry
 from d365conn.planner import Plan, capabilities_for, plan_statement
+from tests.catalog.conftest import account_definition, opportunity_definition
 from tests.planner.catalogs import CONTACT, SYSTEMUSER, DictCatalog
 
-FIXTURES = Path("/work/shared/fixtures/dataverse")
 INDEX = {
     "contact": TableEntry("contact", "contacts", "contactid", "fullname"),
     "systemuser": TableEntry("systemuser", "systemusers", "systemuserid", "fullname"),
@@ -29,21 +25,11 @@ INDEX = {
 DV = capabilities_for("dataverse")
 
 
-def _load(path: Path) -> Any:
-    with path.open(encoding="utf-8") as handle:
-        return json.load(handle)
-
-
 @pytest.fixture(scope="module")
 def catalog() -> DictCatalog:
-    definition = _load(FIXTURES / "entitydefinition_account.json")
-    attributes = _load(FIXTURES / "retrieve-metadata-changes" / "account.json")["EntityMetadata"][0]
-    account = build_table({**definition, "Attributes": attributes["Attributes"], "Keys": attributes["Keys"]}, INDEX)
-    opp = _load(FIXTURES / "retrieve-metadata-changes" / "opportunity.json")["EntityMetadata"][0]
-    opportunity = build_table(
-        {**opp, "PrimaryIdAttribute": "opportunityid", "PrimaryNameAttribute": "name", "EntitySetName": "opportunities"},
-        INDEX,
-    )
+    # The catalog tests own how the captured files are read into definitions: share their reading.
+    account = build_table(account_definition(), INDEX)
+    opportunity = build_table(opportunity_definition(), INDEX)
     return DictCatalog([account.table, opportunity.table, CONTACT, SYSTEMUSER])
 
 
@@ -54,13 +40,22 @@ def readable(plan: Plan) -> list[str]:
 @pytest.mark.parametrize(
     ("sql", "expected"),
     [
-        ("SELECT name, revenue FROM account WHERE revenue > 1000", "accounts?$select=name,revenue&$filter=revenue gt 1000"),
+        (
+            "SELECT name, revenue FROM account WHERE revenue > 1000",
+            "accounts?$select=name,revenue&$filter=revenue gt 1000",
+        ),
         (
             "SELECT name FROM account WHERE primarycontactidname = 'Susanna Stubberod (sample)'",
             "accounts?$select=name&$filter=primarycontactid/fullname eq 'Susanna Stubberod (sample)'",
         ),
-        ("SELECT name FROM account WHERE industrycodename = 'Consulting'", "accounts?$select=name&$filter=industrycode eq 7"),
-        ("SELECT name FROM account WHERE creditonholdname = 'Yes'", "accounts?$select=name&$filter=creditonhold eq true"),
+        (
+            "SELECT name FROM account WHERE industrycodename = 'Consulting'",
+            "accounts?$select=name&$filter=industrycode eq 7",
+        ),
+        (
+            "SELECT name FROM account WHERE creditonholdname = 'Yes'",
+            "accounts?$select=name&$filter=creditonhold eq true",
+        ),
         ("SELECT owneridname, owneridtype FROM account", "accounts?$select=_ownerid_value"),
         (
             "SELECT statuscode, COUNT(*) AS count FROM account GROUP BY statuscode",
@@ -68,7 +63,8 @@ def readable(plan: Plan) -> list[str]:
         ),
         (
             "SELECT a.name, c.fullname FROM account a JOIN contact c ON a.primarycontactid = c.contactid",
-            "accounts?$select=name&$expand=primarycontactid($select=fullname)&$filter=_primarycontactid_value ne null",
+            "accounts?$select=name&$expand=primarycontactid($select=fullname)"
+            "&$filter=_primarycontactid_value ne null",
         ),
         (
             "SELECT name FROM opportunity WHERE customeridname LIKE 'Con%' AND estimatedvalue > 5",
@@ -95,7 +91,13 @@ def test_every_real_account_column_can_be_selected(catalog: DictCatalog) -> None
 
 
 def test_lookup_ordering_uses_the_name_column(catalog: DictCatalog) -> None:
-    plan = plan_statement("SELECT name, primarycontactidname FROM account ORDER BY primarycontactidname", None, catalog, DV)
-    assert readable(plan) == ["accounts?$select=name,_primarycontactid_value&$orderby=_primarycontactid_value"]
-    local = plan_statement("SELECT name, primarycontactid FROM account ORDER BY primarycontactid", None, catalog, DV)
+    plan = plan_statement(
+        "SELECT name, primarycontactidname FROM account ORDER BY primarycontactidname", None, catalog, DV
+    )
+    assert readable(plan) == [
+        "accounts?$select=name,_primarycontactid_value&$orderby=_primarycontactid_value"
+    ]
+    local = plan_statement(
+        "SELECT name, primarycontactid FROM account ORDER BY primarycontactid", None, catalog, DV
+    )
     assert local.local_sql is not None  # GUID order is not the service's (it sorts lookups by name)

@@ -89,7 +89,7 @@ def test_post_with_representation_matches_the_real_body(api: Api) -> None:
     assert response.status_code == 201
     ours = response.json()
     assert list(ours) == list(real)
-    assert ours["@odata.context"].endswith("$metadata#accounts(name,accountid)/$entity")
+    assert ours["@odata.context"].split("$metadata")[1] == real["@odata.context"].split("$metadata")[1]
     assert kind(ours["@odata.etag"]) == "etag" and kind(ours["accountid"]) == "guid"
 
 
@@ -97,7 +97,7 @@ def test_filtered_collection_matches_the_real_shape(api: Api) -> None:
     real = fixture("contacts_filtered_collection.json")
     ours = api.get("contacts?$select=createdon&$filter=statecode eq 0&$top=1").json()
     assert list(ours) == list(real)
-    assert ours["@odata.context"].endswith("$metadata#contacts(createdon,contactid)")
+    assert ours["@odata.context"].split("$metadata")[1] == real["@odata.context"].split("$metadata")[1]
     assert list(ours["value"][0]) == list(real["value"][0])
 
 

@@ -287,3 +287,20 @@ def test_count_annotation_on_pages(service: FakeService, transport: Any) -> None
     service.handler = lambda request: Reply(200, _json(page(_rows(0, 3), None, count=3)))
     [only] = list(transport.iter_pages(service.url + "accounts?$count=true"))
     assert only.count == 3 and only.next_link is None and len(only.rows) == 3
+
+
+def test_relative_next_link_and_a_link_loop(service: FakeService, transport: Any) -> None:
+    def relative(request: Request) -> Reply:
+        if "$skiptoken" in request.target:
+            return Reply(200, _json(page(_rows(1, 1))))
+        return Reply(200, _json(page(_rows(0, 1), "accounts?$skiptoken=1")))
+
+    service.handler = relative
+    assert len(list(transport.iter_pages(service.url + "accounts"))) == 2
+    assert service.get_requests()[1].target.endswith("/api/data/v9.2/accounts?$skiptoken=1")
+
+    service.handler = lambda request: Reply(
+        200, _json(page(_rows(0, 1), service.url + "accounts?$skiptoken=9"))
+    )
+    with pytest.raises(exc.InternalError, match="again"):
+        list(transport.iter_pages(service.url + "accounts?$skiptoken=9"))

@@ -34,8 +34,16 @@ NAMESPACE = "d365"
 STAMP = ".d365conn-lock-sha256"
 LISTENING = re.compile(r"server listening on \{ url: 'http://localhost:(\d+)' \}")
 #: CDS element type -> the reference engine's column type.
-CDS_TYPES = {"UUID": "UUID", "String": "VARCHAR", "Decimal": "DECIMAL(38,10)", "Integer": "INTEGER",
-             "Boolean": "BOOLEAN", "Double": "DOUBLE", "DateTime": "TIMESTAMPTZ", "Date": "DATE"}
+CDS_TYPES = {
+    "UUID": "UUID",
+    "String": "VARCHAR",
+    "Decimal": "DECIMAL(38,10)",
+    "Integer": "INTEGER",
+    "Boolean": "BOOLEAN",
+    "Double": "DOUBLE",
+    "DateTime": "TIMESTAMPTZ",
+    "Date": "DATE",
+}
 
 
 def model_columns() -> dict[str, list[tuple[str, str]]]:
@@ -62,10 +70,24 @@ def ensure_node_modules(timeout: float = 600) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise RuntimeError("npm is not on PATH: the CAP interop tests need Node.js 20+ and npm")
-    answer = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=PROJECT, capture_output=True, text=True,
-                            timeout=timeout, check=False)
+    env = dict(os.environ)
+    if (Path("/usr/include/node") / "node.h").is_file():
+        # better-sqlite3 compiles against Node's headers; without a nodedir node-gyp would download
+        # them from the internet, which test machines cannot reach. Debian's nodejs ships them here.
+        env.setdefault("npm_config_nodedir", "/usr")
+    answer = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     if answer.returncode != 0:
-        raise RuntimeError(f"npm ci failed ({answer.returncode}):\n{answer.stdout[-2000:]}\n{answer.stderr[-4000:]}")
+        raise RuntimeError(
+            f"npm ci failed ({answer.returncode}):\n{answer.stdout[-2000:]}\n{answer.stderr[-4000:]}"
+        )
     stamp.write_text(digest)
     return modules
 
@@ -128,8 +150,14 @@ class CapServer:
         serve = self.directory / "node_modules" / "@sap" / "cds" / "bin" / "serve.js"
         env = {**os.environ, "NODE_ENV": "development", "CDS_ENV": "development", "NO_COLOR": "1"}
         with open(self.log_path, "wb") as log:
-            self._process = subprocess.Popen([node, str(serve), "--in-memory", "--port", "0"], cwd=self.directory,
-                                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+            self._process = subprocess.Popen(
+                [node, str(serve), "--in-memory", "--port", "0"],
+                cwd=self.directory,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
         deadline = time.monotonic() + self.startup_timeout
         while not self.port:
             if self._process.poll() is not None or time.monotonic() > deadline:
@@ -171,6 +199,7 @@ class CapServer:
     def __enter__(self) -> CapServer:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.stop()

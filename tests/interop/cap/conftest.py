@@ -21,8 +21,6 @@ TESTS = str(Path(__file__).resolve().parents[2])
 if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
 
-import d365conn  # noqa: E402
-from d365conn.sandbox import Sandbox  # noqa: E402
 from differential.odata_reader import ODataReader  # noqa: E402
 from differential.reference import (  # noqa: E402
     DATAVERSE_TABLES,
@@ -31,6 +29,9 @@ from differential.reference import (  # noqa: E402
     read_dataverse_table,
     read_plain_table,
 )
+
+import d365conn  # noqa: E402
+from d365conn.sandbox import Sandbox  # noqa: E402
 
 from .cap_server import CapServer, ensure_node_modules, model_columns, write_project  # noqa: E402
 
@@ -48,8 +49,14 @@ def cap_source() -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
     """entity -> (CAP columns, rows) as read from the sandbox's Web API."""
     model = model_columns()
     with Sandbox(rows=ROWS, seed=SEED) as sb:
-        reader = ODataReader(sb.service_url, token_uri=sb.token_uri, client_id=sb.client_id,
-                             client_secret=sb.client_secret, scope=sb.scope, page_size=5000)
+        reader = ODataReader(
+            sb.service_url,
+            token_uri=sb.token_uri,
+            client_id=sb.client_id,
+            client_secret=sb.client_secret,
+            scope=sb.scope,
+            page_size=5000,
+        )
         try:
             types = reader.property_types()
             source = {}
@@ -63,8 +70,9 @@ def cap_source() -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
 
 
 @pytest.fixture(scope="session")
-def cap_server(tmp_path_factory: pytest.TempPathFactory,
-               cap_source: dict[str, tuple[list[str], list[tuple[Any, ...]]]]) -> Iterator[CapServer]:
+def cap_server(
+    tmp_path_factory: pytest.TempPathFactory, cap_source: dict[str, tuple[list[str], list[tuple[Any, ...]]]]
+) -> Iterator[CapServer]:
     ensure_node_modules()
     directory = write_project(tmp_path_factory.mktemp("cap"), cap_source)
     with CapServer(directory) as server:

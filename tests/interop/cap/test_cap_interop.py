@@ -14,12 +14,12 @@ from urllib.parse import unquote
 import duckdb
 import pytest
 import requests
-
-import d365conn
 from differential.compare import compare_rows
 from differential.queries import QUERIES, FromReference, Q
 from differential.reference import LoadedTable, ReferenceEngine
 from differential.runner import differences, explain, runs_locally
+
+import d365conn
 
 from .cap_server import CDS_TYPES, CapServer, model_columns
 
@@ -49,8 +49,9 @@ def test_the_cap_subset_is_substantial() -> None:
     assert len(CAP_QUERIES) >= 60, [q.id for q in CAP_QUERIES]
 
 
-def test_cap_serves_exactly_the_sandbox_data(cap_source: dict[str, tuple[list[str], list[tuple[Any, ...]]]],
-                                             cap_tables: list[LoadedTable]) -> None:
+def test_cap_serves_exactly_the_sandbox_data(
+    cap_source: dict[str, tuple[list[str], list[tuple[Any, ...]]]], cap_tables: list[LoadedTable]
+) -> None:
     for table in cap_tables:
         columns, rows = cap_source[table.name]
         assert table.columns == columns
@@ -97,8 +98,10 @@ def test_connect_to_cap_without_authentication(cap_driver: d365conn.Connection) 
 
 
 def test_cap_plan_pushes_filter_order_top_and_skip(cap_driver: d365conn.Connection) -> None:
-    plan = explain(cap_driver, "SELECT accountid, name FROM account WHERE address1_city = 'Seattle' "
-                               "ORDER BY name LIMIT 5 OFFSET 3")
+    plan = explain(
+        cap_driver,
+        "SELECT accountid, name FROM account WHERE address1_city = 'Seattle' ORDER BY name LIMIT 5 OFFSET 3",
+    )
     text = "\n".join(plan)
     assert not runs_locally(plan), text
     for fragment in ("$filter=address1_city eq 'Seattle'", "$orderby=name", "$top=5", "$skip=3"):
@@ -106,6 +109,8 @@ def test_cap_plan_pushes_filter_order_top_and_skip(cap_driver: d365conn.Connecti
 
 
 @pytest.mark.parametrize("q", CAP_QUERIES, ids=[q.id for q in CAP_QUERIES])
-def test_query_matches_cap_reference(q: Q, cap_driver: d365conn.Connection, cap_reference: ReferenceEngine) -> None:
+def test_query_matches_cap_reference(
+    q: Q, cap_driver: d365conn.Connection, cap_reference: ReferenceEngine
+) -> None:
     report = differences(q, cap_driver, cap_reference)
     assert report is None, "\n" + report

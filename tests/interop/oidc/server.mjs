@@ -31,6 +31,15 @@ const provider = new Provider(issuer, {
     response_types: ['code'],
     redirect_uris: ['http://127.0.0.1/callback', 'http://localhost/callback'],
     token_endpoint_auth_method: config.client_auth || 'client_secret_post',
+  }, {
+    // Certificate credentials: the client signs a JWT assertion with the key whose public half is here.
+    client_id: `${config.client_id}-cert`,
+    application_type: 'native',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'private_key_jwt',
+    jwks: config.cert_jwks,
   }],
   scopes: ['openid', 'offline_access', 'profile', 'email'],
   claims: { openid: ['sub'], profile: ['preferred_username', 'name'], email: ['email'] },
