@@ -23,39 +23,42 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from decimal import Decimal
 
 import d365conn
 from d365conn.sandbox import Sandbox
 
-SQL = "INSERT INTO account (name, accountnumber, revenue, industrycode, numberofemployees) VALUES (?, ?, ?, ?, ?)"
+SQL = (
+    "INSERT INTO account (name, accountnumber, revenue, industrycode, numberofemployees) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
 
 
 def rows_for(run: str, count: int) -> list[tuple[object, ...]]:
     return [(f"Load {run} {i}", f"{run}-{i}", Decimal(f"{i}.25"), 1 + i % 3, i) for i in range(count)]
 
 
-def timed(connection_string: str, label: str, many: bool, count: int, runs: int, **options: object) -> float:
-    """Median seconds to insert ``count`` rows, over ``runs`` runs (each on a fresh, warmed connection)."""
+def _insert(cur: d365conn.Cursor, rows: list[tuple[object, ...]], many: bool) -> None:
+    if many:
+        cur.executemany(SQL, rows)
+        return
+    for row in rows:
+        cur.execute(SQL, row)
+
+
+def timed(connection_string: str, label: str, *, many: bool, count: int, runs: int, bulk: str) -> float:
+    """Median seconds to insert ``count`` rows, over ``runs`` runs (each on a fresh, warmed connection);
+    ``bulk`` is the UseBulkActions option."""
     times = []
     for run in range(runs):
-        with d365conn.connect(connection_string, **options) as conn:  # type: ignore[arg-type]
+        with d365conn.connect(connection_string, UseBulkActions=bulk) as conn:
             cur = conn.cursor()
             cur.execute("SELECT TOP 1 accountid FROM account")  # token, catalog: not part of the load
             if not many:
-                cur.execute(SQL, rows_for(f"w{label}{run}", 1)[0])  # first write of the statement: template cached
+                cur.execute(SQL, rows_for(f"w{label}{run}", 1)[0])  # the statement's template is cached
             rows = rows_for(f"{label}{run}", count)
-            insert: Callable[[], None]
-            if many:
-                def insert() -> None:
-                    cur.executemany(SQL, rows)
-            else:
-                def insert() -> None:
-                    for row in rows:
-                        cur.execute(SQL, row)
             started = time.perf_counter()
-            insert()
+            _insert(cur, rows, many)
             times.append(time.perf_counter() - started)
             if many and cur.rowcount != count:
                 raise SystemExit(f"{label}: rowcount {cur.rowcount}, expected {count}")
@@ -70,20 +73,28 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=20.0, help="ms injected per Web API request")
     args = parser.parse_args()
     with Sandbox(rows=200, process=True, latency_ms=args.latency) as sb:
-        per_row = timed(sb.connection_string, "r", False, args.baseline_rows, args.runs)
+        per_row = timed(
+            sb.connection_string, "r", many=False, count=args.baseline_rows, runs=args.runs, bulk="auto"
+        )
         per_row_full = per_row * args.rows / args.baseline_rows
-        batch = timed(sb.connection_string, "b", True, args.rows, args.runs, UseBulkActions="false")
-        bulk = timed(sb.connection_string, "m", True, args.rows, args.runs, UseBulkActions="true")
-    print(f"d365conn load benchmark -- Python {platform.python_version()} on {sys.platform}; "
-          f"sandbox in a child process, {args.latency:g} ms latency per request; median of {args.runs} runs")  # fmt: skip
+        batch = timed(sb.connection_string, "b", many=True, count=args.rows, runs=args.runs, bulk="false")
+        bulk = timed(sb.connection_string, "m", many=True, count=args.rows, runs=args.runs, bulk="true")
+    print(
+        f"d365conn load benchmark -- Python {platform.python_version()} on {sys.platform}; sandbox in a "
+        f"child process, {args.latency:g} ms latency per request; median of {args.runs} runs"
+    )
     print(f"{'method':<32}{'rows':>8}{'seconds':>10}{'rows/s':>10}{'speed-up':>10}")
-    print(f"{'per row, measured':<32}{args.baseline_rows:>8}{per_row:>10.2f}{args.baseline_rows / per_row:>10.0f}{'':>10}")
-    print(f"{'per row, extrapolated':<32}{args.rows:>8}{per_row_full:>10.2f}{args.rows / per_row_full:>10.0f}"
-          f"{'1.0x':>10}")  # fmt: skip
-    for label, seconds in (("executemany ($batch)", batch), ("executemany (CreateMultiple)", bulk)):
-        print(f"{label:<32}{args.rows:>8}{seconds:>10.2f}{args.rows / seconds:>10.0f}"
-              f"{per_row_full / seconds:>9.1f}x")  # fmt: skip
-    print(f"(per-row time for {args.rows} rows is extrapolated linearly from {args.baseline_rows} measured rows)")
+    table = [
+        ("per row, measured", args.baseline_rows, per_row, ""),
+        ("per row, extrapolated", args.rows, per_row_full, "1.0x"),
+        ("executemany ($batch)", args.rows, batch, f"{per_row_full / batch:.1f}x"),
+        ("executemany (CreateMultiple)", args.rows, bulk, f"{per_row_full / bulk:.1f}x"),
+    ]
+    for label, rows, seconds, ratio in table:
+        print(f"{label:<32}{rows:>8}{seconds:>10.2f}{rows / seconds:>10.0f}{ratio:>10}")
+    print(
+        f"(per-row time for {args.rows} rows: extrapolated linearly from {args.baseline_rows} measured rows)"
+    )
 
 
 if __name__ == "__main__":

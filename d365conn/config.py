@@ -212,6 +212,9 @@ class Config:
     allow_unfiltered_writes: bool = False
     batch_size: int = 1000
     use_bulk_actions: str = "auto"
+    scan_partitions: int = 1
+    partition_column: str = "auto"
+    max_concurrency: int = 8
 
     @classmethod
     def from_options(cls, options: Mapping[str, str]) -> Config:
@@ -238,7 +241,18 @@ class Config:
         if not re.match(r"^https?://[^/\s]+", self.service_url):
             raise ConfigurationError("ServiceURL must be an absolute http(s) URL, e.g. https://<org>.crm.dynamics.com/api/data/v9.2/")
         if not 1 <= self.batch_size <= 1000:
-            raise ConfigurationError(f"BatchSize must be between 1 and 1000 (the $batch limit); got {self.batch_size}")
+            raise ConfigurationError(
+                f"BatchSize must be between 1 and 1000 (the $batch limit); got {self.batch_size}"
+            )
+        if not 1 <= self.scan_partitions <= 256:
+            raise ConfigurationError(
+                f"ScanPartitions must be between 1 (off) and 256; got {self.scan_partitions}"
+            )
+        if not 1 <= self.max_concurrency <= 26:
+            raise ConfigurationError(
+                f"MaxConcurrency must be between 1 and 26 (half the service's 52 concurrent requests); "
+                f"got {self.max_concurrency}"
+            )
         if self.page_size < 0 or self.retry_count < 0:
             raise ConfigurationError("WSFetchSize and WSRetryCount must not be negative")
         if self.read_timeout <= 0 or self.connect_timeout <= 0 or self.statement_timeout < 0:

@@ -80,6 +80,22 @@ class Connection:
         return cur
 
     @property
+    def company(self) -> str | None:
+        """Business Central: the name of the company statements run in (resolved on first use);
+        None for other services. Assign a name or id to switch company without reconnecting."""
+        self._check_open()
+        session = self.service.bc
+        return session.company.name if session is not None else None
+
+    @company.setter
+    def company(self, value: str) -> None:
+        self._check_open()
+        session = self.service.bc
+        if session is None:
+            raise exc.NotSupportedError("companies exist on Business Central connections only")
+        session.switch(value)
+
+    @property
     def autocommit(self) -> bool:
         """True (default): each write applies at once. False: writes queue until commit()."""
         return self._autocommit

@@ -199,12 +199,26 @@ OPTIONS: tuple[OptionSpec, ...] = (
                "Allow UPDATE and DELETE without a WHERE clause (every row of the table).",
                aliases=("AllowUpdateWithoutWhere",), default=False),
     OptionSpec("BatchSize", "batch_size", "int",
-               "Rows per `$batch` request or bulk action call (1-1000; `$batch` holds at most 1,000 requests).",
+               "Rows per `$batch` request or bulk action call (1-1000: a `$batch` holds at most 1,000).",
                aliases=("WriteBatchSize",), default=1000),
     OptionSpec("UseBulkActions", "use_bulk_actions", "choice",
                "executemany() through CreateMultiple/UpdateMultiple/UpsertMultiple: `auto` when the table "
                "supports them (probed once), `true` always, `false` never (then `$batch`).",
                aliases=("BulkActions",), default="auto", choices=("auto", "true", "false")),
+    OptionSpec("ScanPartitions", "scan_partitions", "int",
+               "Split a whole-table read into this many range queries fetched in parallel (1 = off). Used "
+               "only for reads without TOP/LIMIT, aggregation, or an ORDER BY other than the partition "
+               "column; rows and order match a plain read (docs/performance.md). 16 suits big extracts.",
+               aliases=("PartitionCount", "ParallelScans"), default=1),
+    OptionSpec("PartitionColumn", "partition_column", "str",
+               "What ScanPartitions splits on: `auto` (`createdon` date ranges, else the primary key), "
+               "`key` (GUID ranges of the primary key, in SQL Server's uniqueidentifier order) or the "
+               "name of a date/datetime column.",
+               aliases=("PartitionBy",), default="auto"),
+    OptionSpec("MaxConcurrency", "max_concurrency", "int",
+               "Most partitions of one statement read at once (1-26); each keeps at most one more page in "
+               "flight, so a statement stays under Dataverse's 52 concurrent requests.",
+               aliases=("MaxParallelRequests", "Parallelism"), default=8),
 )
 
 

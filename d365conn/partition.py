@@ -31,6 +31,7 @@ are left alone.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -150,7 +151,8 @@ def date_partitions(
     ranges = _ranges(column.property, cuts)
     # SQL Server sorts NULLs first in ascending order: the NULL slice goes where the service puts it.
     null_first = direction != "desc"
-    filters = [f"{column.property} eq null", *ranges] if null_first else [*ranges, f"{column.property} eq null"]
+    nulls = f"{column.property} eq null"
+    filters = [nulls, *ranges] if null_first else [*ranges, nulls]
     if direction == "desc":
         filters = [*reversed(filters[:-1]), filters[-1]]
     return Partitioned(tuple(_with_filter(scan, f) for f in filters), ordered=direction != "none")
@@ -188,7 +190,7 @@ def parse_bound(value: object, edm_type: str) -> dt.datetime | None:
 def _ranges(prop: str, cuts: list[str]) -> list[str]:
     """Half-open ranges between sorted cut values: ``< c1``, ``>= c1 and < c2``, ..., ``>= cn``."""
     out = [f"{prop} lt {cuts[0]}"]
-    out += [f"{prop} ge {a} and {prop} lt {b}" for a, b in zip(cuts, cuts[1:])]
+    out += [f"{prop} ge {a} and {prop} lt {b}" for a, b in itertools.pairwise(cuts)]
     out.append(f"{prop} ge {cuts[-1]}")
     return out
 

@@ -19,6 +19,7 @@ from .config import Config
 from .result import ColumnInfo, Result, display_size_for
 
 if TYPE_CHECKING:
+    from .bc import BCSession
     from .writes import WriteExecutor
 
 Params = Sequence[Any] | Mapping[str, Any] | None
@@ -48,6 +49,13 @@ class Service:
         self.config = config
         self.kind = detect_service_kind(config.service_url) if config.service_type == "auto" else config.service_type
         self.capabilities = capabilities_for(self.kind)  # type: ignore[arg-type]
+        #: Business Central: the company scoping of this connection (d365conn/bc/); None elsewhere.
+        self.bc: BCSession | None = None
+        if self.kind == "businesscentral":
+            from .bc import open_session
+
+            # The config's service root becomes the surface root; the URL's company becomes Company=.
+            self.config, self.bc = open_session(config, lambda: self.transport)
         self._token_callback = token_callback
         self._token_source: Any = None
         self._transport: Any = None
@@ -79,6 +87,10 @@ class Service:
             from .catalog import open_catalog
 
             self._catalog = open_catalog(self.config, self.kind, self.transport)
+            if self.bc is not None and self.bc.surface == "odatav4":
+                from .bc import CompanyAliasCatalog
+
+                self._catalog = CompanyAliasCatalog(self._catalog, self.bc.company_table)
         return self._catalog
 
     @property
@@ -86,7 +98,12 @@ class Service:
         if self._writes is None:
             from .writes import WriteExecutor
 
-            self._writes = WriteExecutor(self)
+            if self.bc is not None:
+                from .bc.executor import BCWriteExecutor
+
+                self._writes = BCWriteExecutor(self)
+            else:
+                self._writes = WriteExecutor(self)
         return self._writes
 
     # -- statements ---------------------------------------------------------------------------
@@ -119,10 +136,12 @@ class Service:
         raise exc.ProgrammingError("executemany() is for INSERT, UPDATE, DELETE and MERGE; use execute() for queries")
 
     def _plan(self, sql: str, params: Params) -> Any:
-        return self._plan_cache.plan(
+        plan = self._plan_cache.plan(
             sql, params, self.catalog, self.capabilities, dialect=self.config.sql_dialect,
             page_size=self.config.page_size or None,
         )
+        # Plans are cached without a company; Business Central scans are scoped to the current one here.
+        return self.bc.scope(plan) if self.bc is not None else plan
 
     def _deadline(self) -> float | None:
         timeout = self.config.statement_timeout

@@ -23,8 +23,10 @@ def conn(d365_sandbox: Any) -> Iterator[d365conn.Connection]:
         yield connection
 
 
-ACCOUNT_SQL = ("SELECT accountid, name, revenue, exchangerate, createdon, numberofemployees, donotemail, "
-               "address1_latitude, versionnumber, primarycontactid FROM account ORDER BY accountid")
+ACCOUNT_SQL = (
+    "SELECT accountid, name, revenue, exchangerate, createdon, numberofemployees, donotemail, "
+    "address1_latitude, versionnumber, primarycontactid FROM account ORDER BY accountid"
+)
 
 
 def test_arrow_table_types_and_values_match_the_rows(conn: d365conn.Connection) -> None:
@@ -57,8 +59,10 @@ def test_arrow_table_types_and_values_match_the_rows(conn: d365conn.Connection) 
 
 def test_dates_and_nullable_booleans(conn: d365conn.Connection) -> None:
     cur = conn.cursor()
-    cur.execute("SELECT contactid, birthdate, CASE WHEN birthdate IS NULL THEN NULL ELSE donotemail END AS flag "
-                "FROM contact ORDER BY contactid")
+    cur.execute(
+        "SELECT contactid, birthdate, CASE WHEN birthdate IS NULL THEN NULL ELSE donotemail END AS flag "
+        "FROM contact ORDER BY contactid"
+    )
     table = cur.fetch_arrow_table()
     assert table.schema.field("birthdate").type == pa.date32()
     assert table.schema.field("flag").type == pa.bool_()
@@ -91,7 +95,9 @@ def test_fetch_df_uses_nullable_dtypes(conn: d365conn.Connection) -> None:
     cur.execute(ACCOUNT_SQL)
     frame = cur.fetch_df()
     assert str(frame["numberofemployees"].dtype) == "Int32"
-    assert frame["numberofemployees"].isna().sum() > 0 and frame["numberofemployees"].dropna().dtype == "Int32"
+    assert (
+        frame["numberofemployees"].isna().sum() > 0 and frame["numberofemployees"].dropna().dtype == "Int32"
+    )
     assert str(frame["donotemail"].dtype) == "boolean"
     assert str(frame["versionnumber"].dtype) == "Int64"
     assert str(frame["createdon"].dtype) == "datetime64[us, UTC]"

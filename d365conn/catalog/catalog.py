@@ -250,7 +250,9 @@ def _fetchers(transport: Any, root: str) -> tuple[FetchJson, FetchText]:
         return transport.get_json(url(path))
 
     def fetch_text(path: str) -> str:
-        return str(transport.get_text(url(path)))
+        # The catalog reads text only for $metadata; some services (SAP CAP) answer its JSON form
+        # unless XML is asked for explicitly.
+        return str(transport.get_text(url(path), headers={"Accept": "application/xml"}))
 
     return fetch_json, fetch_text
 

@@ -159,6 +159,8 @@ def _bind(template: _Template, params: Sequence[Any] | Mapping[str, Any] | None)
             return None  # `= NULL` is never true in SQL but `eq null` is in OData: re-plan instead
         try:
             if use.mode == "json":
+                if isinstance(value, str) and "'" in value:
+                    return None  # planned afresh: values with quotes go in an or-chain, not a JSON list
                 texts.append(json_element(value, use.edm_type))
             else:
                 texts.append(odata_literal(value, use.edm_type))

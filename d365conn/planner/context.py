@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from d365conn.catalog.model import CatalogView, Column, Table
 from d365conn.planner.capabilities import Capabilities
-from d365conn.planner.plan import OutputColumn, Plan, Prerequisite
+from d365conn.planner.plan import OutputColumn, Plan, Prerequisite, encode_option
 from d365conn.planner.values import Slot
 
 #: Private-use characters delimit sentinels; a statement containing them is never templated.
@@ -103,6 +103,15 @@ def json_key(col: Column) -> str:
 def select_property(col: Column) -> str:
     """What goes into ``$select`` to receive ``col`` (``_x_value`` for a lookup's name too)."""
     return col.select or col.property or col.name
+
+
+def fits_url(filter_text: str, ctx: PlanContext) -> bool:
+    """Whether a ``$filter`` leaves room in the service's URL limit for the rest of a request.
+
+    The margin (2,048 characters) covers the service root, the resource, ``$select`` of a few
+    dozen columns and the other options; filters longer than that are split off to run locally.
+    """
+    return len(encode_option(filter_text)) + 2048 <= ctx.caps.max_url_length
 
 
 ANNOTATED_ROLES = frozenset({"lookup_name", "lookup_type", "choice_name", "multichoice_name"})

@@ -22,6 +22,7 @@ from d365conn.exceptions import ProgrammingError
 from d365conn.planner.context import (
     ANNOTATED_ROLES,
     PlanContext,
+    fits_url,
     json_key,
     output_column,
     select_property,
@@ -266,6 +267,8 @@ def plan_direct(select: exp.Expr, ctx: PlanContext, fallback: Callable[[], Plan]
                 raise NotDirect("inexact WHERE")
             conjuncts.append(pushed.text)
     filter_text = " and ".join(_wrap(c, "and") for c in conjuncts) if conjuncts else None
+    if filter_text is not None and not fits_url(filter_text, ctx):
+        raise NotDirect("the filter would not fit the request URL")
     aggregated = bool(select.args.get("group")) or any(i.column is None for i in items)
     if aggregated or select.args.get("distinct"):
         plan = _plan_grouped(select, ctx, base, expands, items, filter_text, fallback)
@@ -635,8 +638,9 @@ def _aggregate(node: exp.Expr, base: Source, alias: str, ctx: PlanContext) -> tu
     if method == "sum":
         edm = "Edm.Int64" if col.edm_type.startswith("Edm.Int") else col.edm_type
     elif method == "average":
-        # The average of whole numbers has a fraction: a double, as the local fallback computes it.
-        edm = "Edm.Decimal" if col.edm_type == "Edm.Decimal" else "Edm.Double"
+        # An average is a double, as the local engine (the fallback) computes it: one result type
+        # whichever side answers.
+        edm = "Edm.Double"
     else:
         edm = col.edm_type
     return f"{col.property or col.name} with {method} as {alias}", edm

@@ -33,7 +33,14 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 from d365conn.catalog.model import Column, Table
 from d365conn.exceptions import NotSupportedError, ProgrammingError
 from d365conn.planner.catalog_views import VIEWS, relation_for
-from d365conn.planner.context import ANNOTATED_ROLES, PlanContext, json_key, output_column, select_property
+from d365conn.planner.context import (
+    ANNOTATED_ROLES,
+    PlanContext,
+    fits_url,
+    json_key,
+    output_column,
+    select_property,
+)
 from d365conn.planner.direct import NotDirect, _page, display_name, read_limit
 from d365conn.planner.filters import FilterWriter, ValueDependent, _wrap
 from d365conn.planner.like import local_like, parse_pattern
@@ -102,6 +109,7 @@ def plan_general(statement: exp.Expr, ctx: PlanContext) -> Plan:
     tree = statement.copy()
     original_names = _outer_names(tree, ctx.dialect)
     ctes = {cte.alias_or_name.casefold() for cte in tree.find_all(exp.CTE)}
+    _mark_recursive(tree)
     scans: dict[str, _ScanState] = {}
     catalog_relations: list[str] = []
     schema: dict[str, object] = {}
@@ -161,8 +169,18 @@ def plan_general(statement: exp.Expr, ctx: PlanContext) -> Plan:
         local_sql=local_sql,
         notes=tuple(notes),
         catalog_relations=tuple(catalog_relations),
+        catalog_tables=_catalog_tables(tree) if catalog_relations else None,
         collation=ctx.caps.collation,
     )
+
+
+def _mark_recursive(tree: exp.Expr) -> None:
+    """T-SQL writes recursive CTEs without RECURSIVE; DuckDB needs the keyword."""
+    for with_ in tree.find_all(exp.With):
+        for cte in with_.expressions:
+            name = cte.alias_or_name.casefold()
+            if any(not t.db and t.name.casefold() == name for t in cte.this.find_all(exp.Table)):
+                with_.set("recursive", True)
 
 
 def _table(relation: str, alias: str) -> exp.Table:
@@ -246,6 +264,8 @@ def _try_push(node: exp.Expr, alias: str, state: _ScanState, ctx: PlanContext) -
         pushed = _writer(ctx, alias, state).write(node)
     except (Unpushable, ValueDependent):
         return False
+    if not fits_url(" and ".join([*state.filters, pushed.text]), ctx):
+        return False  # a long IN list that would not fit the request URL: evaluated locally
     state.filters.append(pushed.text)
     return pushed.exact
 
@@ -398,6 +418,37 @@ def _localise(tree: exp.Expr, ctx: PlanContext) -> None:
                 placeholder.replace(exp.Literal.string(sentinel))
 
 
+def _catalog_tables(tree: exp.Expr) -> tuple[str, ...] | None:
+    """The table names a catalog query restricts itself to, if every catalog relation is restricted.
+
+    Only the simple, common shape counts: a SELECT whose sources are all catalog relations and whose
+    WHERE has a top-level ``TABLE_NAME = 'x'`` or ``TABLE_NAME IN ('x', 'y')`` on each of them.
+    """
+    if not isinstance(tree, exp.Select) or tree.args.get("joins") or tree.find(exp.Subquery):
+        return None
+    where = tree.args.get("where")
+    if where is None:
+        return None
+    for part in _conjuncts(where.this):
+        values: list[object] = []
+        if isinstance(part, exp.EQ) and isinstance(part.this, exp.Column):
+            values = [_constant(part.expression)]
+        elif isinstance(part, exp.In) and isinstance(part.this, exp.Column) and not part.args.get("query"):
+            values = [_constant(v) for v in part.expressions]
+        else:
+            continue
+        if part.this.name.casefold() == "table_name" and values and all(isinstance(v, str) for v in values):
+            return tuple(str(v) for v in values)
+    return None
+
+
+def _constant(node: exp.Expr) -> object:
+    try:
+        return literal_of(node)
+    except NotLiteral:
+        return None
+
+
 def _build_scan(state: _ScanState, ctx: PlanContext) -> Scan:
     needed = list(state.needed.values())
     if not needed:
@@ -444,6 +495,11 @@ def _result_columns(
     for i, node in enumerate(select.expressions):
         dtype = node.type
         edm = _EDM_OF.get(dtype.this, "Edm.Untyped") if isinstance(dtype, exp.DataType) else "Edm.Untyped"
+        inner = node.this if isinstance(node, exp.Alias) else node
+        if isinstance(inner, exp.Count) or (
+            isinstance(inner, exp.Window) and isinstance(inner.this, exp.Count)
+        ):
+            edm = "Edm.Int64"  # DuckDB counts in BIGINT
         name = names[i] if names is not None and i < len(names) else node.alias_or_name
         precision = scale = None
         if edm == "Edm.Decimal" and isinstance(dtype, exp.DataType) and len(dtype.expressions) == 2:

@@ -132,13 +132,21 @@ def _positional(node: exp.Expr) -> bool:
 
 
 def _markers(tree: exp.Expr) -> list[exp.Expr]:
+    """The parameter markers in the tree's pre-order (a plain recursion: cheaper than ``dfs``)."""
     if tree.meta.get("d365conn_markers") is False:
         return []
-    return [
-        n
-        for n in tree.dfs()
-        if isinstance(n, (exp.Placeholder, exp.Parameter)) and not isinstance(n.parent, exp.Parameter)
-    ]
+    found: list[exp.Expr] = []
+    _collect_markers(tree, found)
+    return found
+
+
+def _collect_markers(node: exp.Expr, found: list[exp.Expr]) -> None:
+    for value in node.args.values():
+        for child in value if isinstance(value, list) else (value,):
+            if isinstance(child, (exp.Placeholder, exp.Parameter)):
+                found.append(child)
+            elif isinstance(child, exp.Expr):
+                _collect_markers(child, found)
 
 
 def _name(node: exp.Expr) -> str | None:

@@ -163,6 +163,9 @@ class Plan:
       (``explain()``) rather than run.
     - ``catalog_relations``: relations answered from the catalog (``information_schema_tables``...),
       see ``planner.catalog_views`` for their columns; the executor loads them before ``local_sql``.
+    - ``catalog_tables``: the tables those relations need rows for, when the statement restricts
+      ``TABLE_NAME`` to constants (``WHERE TABLE_NAME = 'account'``); None means every table, which
+      on a Dataverse org means loading the metadata of thousands of tables.
     - The local SQL relies on DuckDB's default ``preserve_insertion_order = true`` where it applies
       LIMIT/OFFSET to a scan the service already ordered.
     """
@@ -175,20 +178,27 @@ class Plan:
     prerequisites: tuple[Prerequisite, ...] = ()
     #: For INFORMATION_SCHEMA and other catalog queries answered without the service.
     catalog_relations: tuple[str, ...] = field(default_factory=tuple)
+    catalog_tables: tuple[str, ...] | None = None
     collation: str | None = None
     is_explain: bool = False
 
     def explain(self, service_root: str = "") -> list[str]:
         """Human-readable lines: every request URL and what runs locally."""
         lines: list[str] = []
+        # Placeholders carry private-use characters and a random tag: show them by number.
+        shown = {pre.placeholder: f"<values of subquery {i}>" for i, pre in enumerate(self.prerequisites, 1)}
         for pre in self.prerequisites:
-            lines.append(f"first, for {pre.placeholder}:")
+            lines.append(f"first, for {shown[pre.placeholder]}:")
             lines.extend("  " + line for line in pre.plan.explain(service_root))
         for scan in self.scans:
             cap = f" (client stops after {scan.limit} rows)" if scan.limit is not None else ""
-            lines.append(f"GET {service_root}{scan.query.readable()}{cap}  -> {scan.alias}")
+            request = scan.query.readable()
+            for placeholder, name in shown.items():
+                request = request.replace(placeholder, name)
+            lines.append(f"GET {service_root}{request}{cap}  -> {scan.alias}")
         for rel in self.catalog_relations:
-            lines.append(f"catalog relation {rel} (answered from metadata)")
+            which = f" for {', '.join(self.catalog_tables)}" if self.catalog_tables is not None else ""
+            lines.append(f"catalog relation {rel} (answered from metadata{which})")
         if self.local_sql is not None:
             lines.append(f"locally: {self.local_sql}")
         else:

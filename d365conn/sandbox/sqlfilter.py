@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from d365conn.sandbox import collation
 from d365conn.sandbox.errors import unknown_property, unsupported
 from d365conn.sandbox.filterparse import Node
 from d365conn.sandbox.model import Column, Nav, Schema, Table
@@ -124,7 +125,9 @@ class FilterCompiler:
             return f"({left} {kind.upper()} {right})", left_params + right_params
         if kind == "not":
             inner, params = self.compile(node[1])
-            return f"(NOT COALESCE({inner}, 0))", params
+            # SQL's three-valued NOT, as the service's SQL translation gives: `not (revenue gt 5)`
+            # does not match rows whose revenue is null.
+            return f"(NOT {inner})", params
         if kind == "cmp":
             return self.comparison(node[1], node[2], node[3])
         if kind == "call":
@@ -222,7 +225,14 @@ class FilterCompiler:
         if left.column is not None and right.literal is not None:
             check_types(left.column, right.literal, op)
             value = to_sql_value(left.column, right.literal[1], right.literal[2])
+            if left.column.is_string and isinstance(value, str) and collation.needs_python(value):
+                return f"(dv_fold({left.sql}) {SQL_OPS[op]} dv_fold(?))", [*left.params, value]
+            if left.column.is_string:
+                # Explicit: a navigation sub-query's value carries no column collation.
+                return f"({left.sql} COLLATE NOCASE {SQL_OPS[op]} ?)", [*left.params, value]
             return f"({left.sql} {SQL_OPS[op]} ?)", [*left.params, value]
+        if left.column is not None and left.column.is_string:
+            return f"({left.sql} COLLATE NOCASE {SQL_OPS[op]} {right.sql})", left.params + right.params
         return f"({left.sql} {SQL_OPS[op]} {right.sql})", left.params + right.params
 
     def string_function(self, name: str, args: list[Node]) -> tuple[str, list[Any]]:
@@ -231,7 +241,11 @@ class FilterCompiler:
             raise unsupported(f"The function '{name}' requires a string property as its first argument.")
         if value[0] != "lit" or value[2] != "string":
             raise unsupported(f"The function '{name}' requires a string literal as its second argument.")
-        return f"({target.sql} LIKE ? ESCAPE '\\')", [*target.params, like_pattern(value[1], name)]
+        text = value[1]
+        if "[" in text or collation.needs_python(text):
+            pattern = {"contains": f"%{text}%", "startswith": f"{text}%", "endswith": f"%{text}"}[name]
+            return f"dv_like({target.sql}, ?)", [*target.params, pattern]
+        return f"({target.sql} LIKE ? ESCAPE '\\')", [*target.params, like_pattern(text, name)]
 
     def lambda_(self, node: Node) -> tuple[str, list[Any]]:
         _, kind, navigation, variable, body = node
@@ -327,7 +341,12 @@ def _in(  # noqa: PLR0917 - internal helper; every call site names its arguments
     if not values:
         raise unsupported(f"Microsoft.Dynamics.CRM.{name} requires at least one value.")
     marks = ", ".join("?" for _ in values)
-    return f"({operand.sql} {'NOT ' if negate else ''}IN ({marks}))", operand.params + values
+    target = operand.sql
+    if column.is_string and any(collation.needs_python(str(v)) for v in values):
+        target, marks = f"dv_fold({target})", ", ".join("dv_fold(?)" for _ in values)
+    elif column.is_string:
+        target += " COLLATE NOCASE"
+    return f"({target} {'NOT ' if negate else ''}IN ({marks}))", operand.params + values
 
 
 def _between(
@@ -411,7 +430,7 @@ def _on(kind: str) -> Any:
         if kind == "onorbefore":
             return _range(operand, None, next_day, column)
         sql, values = _range(operand, day, next_day, column)
-        return f"(NOT COALESCE({sql}, 0))", values
+        return f"(NOT {sql})", values
 
     return handler
 
@@ -508,7 +527,7 @@ def _contain_values(negate: bool) -> Any:
             clauses.append(f"(',' || {operand.sql} || ',' LIKE ?)")
             values.extend([*operand.params, f"%,{int(value)},%"])
         sql = "(" + " OR ".join(clauses) + ")"
-        return (f"(NOT COALESCE({sql}, 0))" if negate else sql), values
+        return (f"(NOT {sql})" if negate else sql), values
 
     return handler
 

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
+from d365conn.sandbox import collation
 from d365conn.sandbox.model import Column, Schema, Table
 
 SCHEMA_VERSION = "1"
@@ -138,6 +139,7 @@ class Store:
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute("PRAGMA cache_size=-65536")
         connection.execute("PRAGMA temp_store=MEMORY")
+        collation.register(connection)
         with self._connections_lock:
             self._connections.append(connection)
         return connection

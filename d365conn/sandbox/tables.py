@@ -54,6 +54,9 @@ KNOWN_RELATIONSHIPS = {
     ("team", "administratorid", "systemuser"): "lk_teambase_administratorid",
     ("businessunit", "parentbusinessunitid", "businessunit"): "business_unit_parent_business_unit",
 }
+DERIVED_LOOKUPS = frozenset(
+    {("contact", "accountid"), ("opportunity", "accountid"), ("opportunity", "contactid")}
+)
 OBJECT_TYPE_CODES = {
     "account": 1,
     "contact": 2,
@@ -374,7 +377,9 @@ def _add_navs(schema: Schema) -> None:
     real = _relationship_names()
     for table in schema.tables.values():
         for column in table.columns.values():
-            if not column.is_lookup or column.meta.get("IsLogical"):
+            # Logical lookups derived from a customer lookup have no relationship of their own;
+            # other logical ones (owninguser, owningteam) do.
+            if not column.is_lookup or (table.logical, column.logical) in DERIVED_LOOKUPS:
                 continue
             targets = [t for t in column.targets if t in schema.tables]
             if column.kind == "Owner":

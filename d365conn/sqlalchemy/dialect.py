@@ -162,6 +162,9 @@ class D365Dialect(default.DefaultDialect):
         self, connection: Any, table_name: str, schema: str | None = None, **kw: Any
     ) -> list[Any]:
         table = self._table(connection, table_name, schema)
+        # The service creates primary keys (Dataverse GUIDs) when a row is inserted without one:
+        # reflected as a server default, so Core inserts need not give a key.
+        generated = set(table.primary_key) if len(table.primary_key) == 1 else set()
         columns = []
         for col in table.columns:
             columns.append({
@@ -169,7 +172,7 @@ class D365Dialect(default.DefaultDialect):
                 "type": sqla_type(col.edm_type, max_length=col.max_length, precision=col.precision,
                                   scale=col.scale),
                 "nullable": col.nullable,
-                "default": None,
+                "default": "NEWID()" if col.name in generated and col.edm_type == "Edm.Guid" else None,
                 "autoincrement": False,
                 "comment": col.description,
             })

@@ -8,7 +8,15 @@ I/O; the transport hands over response bodies and gets tuples back.
 from __future__ import annotations
 
 from .edm import ConversionFailure, Converter, converter_for, normalize_edm_type
-from .jsonpage import HAVE_MSGSPEC, Envelope, MalformedJSON, PageDecoder, loads_exact, split_envelope
+from .jsonpage import (
+    HAVE_MSGSPEC,
+    Envelope,
+    MalformedJSON,
+    PageDecoder,
+    gc_paused,
+    loads_exact,
+    split_envelope,
+)
 from .rows import RowDecoder, make_row_decoder, read_path
 
 __all__ = [
@@ -20,6 +28,7 @@ __all__ = [
     "PageDecoder",
     "RowDecoder",
     "converter_for",
+    "gc_paused",
     "loads_exact",
     "make_row_decoder",
     "normalize_edm_type",

@@ -329,4 +329,12 @@ def _generate_extract(
     return extract
 
 
-__all__ = ["HAVE_MSGSPEC", "Envelope", "MalformedJSON", "PageDecoder", "loads_exact", "split_envelope"]
+__all__ = [
+    "HAVE_MSGSPEC",
+    "Envelope",
+    "MalformedJSON",
+    "PageDecoder",
+    "gc_paused",
+    "loads_exact",
+    "split_envelope",
+]

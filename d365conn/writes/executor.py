@@ -25,7 +25,7 @@ from sqlglot import exp
 from .. import exceptions as exc
 from ..result import ColumnInfo, Result
 from .columns import BodyBuilder
-from .ops import Key, Operation, PolymorphicRef
+from .ops import Operation, PolymorphicRef
 from .sender import Outcome, Sender
 from .statements import WriteOptions, WriteTemplate, translate
 
@@ -141,7 +141,7 @@ class WriteExecutor:
                     key = ops[i].key
                     assert key is not None  # grouped above by having a key
                     parts = [
-                        exp.EQ(this=exp.column(n), expression=to_sql_node(_sql_value(v)))
+                        exp.EQ(this=exp.column(n), expression=to_sql_node(v))
                         for n, v in zip(names, key.values, strict=True)
                     ]
                     tests.append(exp.and_(*parts) if len(parts) > 1 else parts[0])
@@ -200,7 +200,7 @@ class WriteExecutor:
         for op in ops:
             if op.kind == "create":
                 last_id = _assign_key(op) or last_id
-        base = sum(1 for _ in self.queue)
+        base = len(self.queue)
         for i, op in enumerate(ops):
             op.row = base + i
         self.queue.extend(ops)
@@ -236,10 +236,6 @@ def _assign_key(op: Operation) -> uuid.UUID | None:
     return uuid.UUID(str(op.body[prop]))
 
 
-def _sql_value(value: object) -> object:
-    return value
-
-
 def _norm(value: object) -> object:
     if isinstance(value, uuid.UUID):
         return str(value)
@@ -268,4 +264,4 @@ def _result_rows(
     return Result(rowcount=count, lastrowid=last)
 
 
-__all__ = ["Key", "WriteExecutor"]
+__all__ = ["WriteExecutor"]

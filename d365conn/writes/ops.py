@@ -23,12 +23,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import quote
 
 from ..catalog.model import Column, Table
 from ..exceptions import DataError
 from ..planner.values import Unpushable, odata_literal
 
 OpKind = Literal["create", "update", "upsert", "delete"]
+#: Characters left as they are in a key segment: OData key syntax and unreserved characters.
+_KEY_SAFE = "'=,-._~:@!$*()"
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,8 @@ class Operation:
         """The resource below the service root."""
         if self.kind == "create" or self.key is None:
             return self.table.entity_set
-        return f"{self.table.entity_set}({self.key.segment()})"
+        # Alternate-key values are text: percent-encode what would end the path (# ? / % &, spaces).
+        return f"{self.table.entity_set}({quote(self.key.segment(), safe=_KEY_SAFE)})"
 
     def headers(self) -> dict[str, str]:
         headers: dict[str, str] = {}

@@ -124,7 +124,7 @@ class Sender:
         self, ops: Sequence[Operation], *, atomic: bool, bulk: bool, check_absent: bool = True
     ) -> list[Outcome]:
         """Send ``ops`` in order. ``atomic``: change sets (else continue-on-error)."""
-        if len(ops) == 1:
+        if len(ops) == 1 and atomic:
             return [self.single(ops[0])]
         outcomes: list[Outcome] = []
         todo = list(ops)

@@ -27,10 +27,19 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def run() -> Run:
-    def runner(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
-               cwd: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "d365conn", *args], capture_output=True, text=True,
-                              input=stdin, env=env or clean_env(), timeout=120, cwd=cwd)
+    def runner(
+        *args: str, env: dict[str, str] | None = None, stdin: str | None = None, cwd: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "d365conn", *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            input=stdin,
+            env=env or clean_env(),
+            timeout=120,
+            cwd=cwd,
+        )
 
     return runner
 

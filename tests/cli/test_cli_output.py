@@ -10,14 +10,21 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
 from conftest import Run, clean_env
 
 
 def test_parquet_output_reads_back_with_the_right_types(run: Run, cli_sandbox: Any, tmp_path: Path) -> None:
     out = tmp_path / "accounts.parquet"
-    result = run("query", "-c", cli_sandbox.connection_string, "--format", "parquet", "--output", str(out),
-                 "SELECT accountid, name, revenue, createdon, numberofemployees, donotemail FROM account")
+    result = run(
+        "query",
+        "-c",
+        cli_sandbox.connection_string,
+        "--format",
+        "parquet",
+        "--output",
+        str(out),
+        "SELECT accountid, name, revenue, createdon, numberofemployees, donotemail FROM account",
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and result.stderr == ""  # not a terminal: no progress line
     table = pq.read_table(out)
@@ -35,8 +42,14 @@ def test_parquet_output_reads_back_with_the_right_types(run: Run, cli_sandbox: A
 
 def test_format_from_the_output_extension(run: Run, cli_sandbox: Any, tmp_path: Path) -> None:
     out = tmp_path / "top.csv"
-    result = run("query", "-c", cli_sandbox.connection_string, "-o", str(out),
-                 "SELECT TOP 4 name, revenue FROM account ORDER BY name")
+    result = run(
+        "query",
+        "-c",
+        cli_sandbox.connection_string,
+        "-o",
+        str(out),
+        "SELECT TOP 4 name, revenue FROM account ORDER BY name",
+    )
     assert result.returncode == 0, result.stderr
     rows = list(csv.reader(out.open(encoding="utf-8")))
     assert rows[0] == ["name", "revenue"] and len(rows) == 5
@@ -44,8 +57,14 @@ def test_format_from_the_output_extension(run: Run, cli_sandbox: Any, tmp_path: 
 
 
 def test_jsonl_keeps_decimals_exact(run: Run, cli_sandbox: Any) -> None:
-    result = run("query", "-c", cli_sandbox.connection_string, "--format", "jsonl",
-                 "SELECT TOP 3 revenue FROM account WHERE revenue IS NOT NULL ORDER BY revenue DESC")
+    result = run(
+        "query",
+        "-c",
+        cli_sandbox.connection_string,
+        "--format",
+        "jsonl",
+        "SELECT TOP 3 revenue FROM account WHERE revenue IS NOT NULL ORDER BY revenue DESC",
+    )
     assert result.returncode == 0, result.stderr
     values = [json.loads(line)["revenue"] for line in result.stdout.splitlines()]
     assert len(values) == 3 and all(isinstance(v, str) and decimal.Decimal(v) > 0 for v in values)
@@ -53,7 +72,9 @@ def test_jsonl_keeps_decimals_exact(run: Run, cli_sandbox: Any) -> None:
 
 def test_a_failed_query_leaves_no_file(run: Run, cli_sandbox: Any, tmp_path: Path) -> None:
     out = tmp_path / "never.parquet"
-    result = run("query", "-c", cli_sandbox.connection_string, "-o", str(out), "SELECT nosuchcolumn FROM account")
+    result = run(
+        "query", "-c", cli_sandbox.connection_string, "-o", str(out), "SELECT nosuchcolumn FROM account"
+    )
     assert result.returncode == 1
     assert "nosuchcolumn" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists() and not list(tmp_path.iterdir())
@@ -61,7 +82,9 @@ def test_a_failed_query_leaves_no_file(run: Run, cli_sandbox: Any, tmp_path: Pat
 
 def test_sql_from_a_file(run: Run, cli_sandbox: Any, tmp_path: Path) -> None:
     sql = tmp_path / "q.sql"
-    sql.write_text("-- the five biggest\nSELECT TOP 5 name FROM account ORDER BY revenue DESC\n", encoding="utf-8")
+    sql.write_text(
+        "-- the five biggest\nSELECT TOP 5 name FROM account ORDER BY revenue DESC\n", encoding="utf-8"
+    )
     result = run("query", "-c", cli_sandbox.connection_string, "--format", "csv", "-f", str(sql))
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 6
@@ -92,7 +115,9 @@ def test_exit_codes_for_sign_in_and_busy_service(run: Run, cli_sandbox: Any) -> 
     assert "AADSTS7000215" in result.stderr and "not-the-secret" not in result.stderr
     cli_sandbox.faults.configure(error_rate=1.0, error_statuses=[503])
     try:
-        result = run("query", "-c", cli_sandbox.connection_string + "RetryCount=0;", "SELECT TOP 1 name FROM account")
+        result = run(
+            "query", "-c", cli_sandbox.connection_string + "RetryCount=0;", "SELECT TOP 1 name FROM account"
+        )
     finally:
         cli_sandbox.faults.reset()
     assert result.returncode == 4, result.stderr

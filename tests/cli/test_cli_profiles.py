@@ -13,7 +13,8 @@ def write_profiles(tmp_path: Path, sb: Any, secret_line: str, extra: str = "") -
     path = tmp_path / "profiles.toml"
     path.write_text(
         f'default = "sandbox"\n{extra}\n'
-        f'[sandbox]\nServiceURL = "{sb.service_url}"\nClientID = "{sb.client_id}"\nTokenURI = "{sb.token_uri}"\n'
+        f'[sandbox]\nServiceURL = "{sb.service_url}"\nClientID = "{sb.client_id}"\n'
+        f'TokenURI = "{sb.token_uri}"\n'
         f"{secret_line}\n"
         '[broken]\nServiceURL = "https://x.crm.dynamics.com/api/data/v9.2/"\nClientSecrt = "x"\n',
         encoding="utf-8",
@@ -33,12 +34,20 @@ def test_default_profile_with_an_env_secret(run: Run, cli_sandbox: Any, tmp_path
 
 
 def test_secret_from_the_system_keyring(run: Run, cli_sandbox: Any, tmp_path: Path) -> None:
-    path = write_profiles(tmp_path, cli_sandbox, 'ClientSecret = { keyring = "d365conn", username = "sandbox" }')
+    path = write_profiles(
+        tmp_path, cli_sandbox, 'ClientSecret = { keyring = "d365conn", username = "sandbox" }'
+    )
     store = tmp_path / "keyring.json"
     store.write_text(json.dumps({"d365conn\x00sandbox": cli_sandbox.client_secret}))
-    env = clean_env(D365CONN_CONFIG=str(path), PYTHON_KEYRING_BACKEND="file_keyring.FileKeyring",
-                    TEST_KEYRING_FILE=str(store), PYTHONPATH=str(HERE))
-    result = run("query", "--profile", "sandbox", "--format", "csv", "SELECT TOP 1 name FROM account", env=env)
+    env = clean_env(
+        D365CONN_CONFIG=str(path),
+        PYTHON_KEYRING_BACKEND="file_keyring.FileKeyring",
+        TEST_KEYRING_FILE=str(store),
+        PYTHONPATH=str(HERE),
+    )
+    result = run(
+        "query", "--profile", "sandbox", "--format", "csv", "SELECT TOP 1 name FROM account", env=env
+    )
     assert result.returncode == 0, result.stderr
     assert cli_sandbox.client_secret not in result.stdout + result.stderr
     store.write_text("{}")
@@ -55,7 +64,11 @@ def test_precedence_and_errors(run: Run, cli_sandbox: Any, tmp_path: Path) -> No
     result = run("query", "-p", "broken", "SELECT 1", env=env)
     assert result.returncode == 2 and "did you mean 'ClientSecret'" in result.stderr
     result = run("query", "-p", "nosuch", "SELECT 1", env=env)
-    assert result.returncode == 2 and "no profile 'nosuch'" in result.stderr and "broken, sandbox" in result.stderr
+    assert (
+        result.returncode == 2
+        and "no profile 'nosuch'" in result.stderr
+        and "broken, sandbox" in result.stderr
+    )
     # $D365CONN_PROFILE names the profile when the file's default is not wanted.
     result = run("query", "SELECT 1", env={**env, "D365CONN_PROFILE": "broken"})
     assert result.returncode == 2 and "ClientSecrt" in result.stderr

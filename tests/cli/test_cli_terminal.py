@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import clean_env
 
 SLOW_SQL = "SELECT accountid, name, revenue FROM account"
@@ -31,14 +30,20 @@ def slow_sandbox(cli_sandbox: Any) -> Iterator[Any]:
 def start_on_terminal(*args: str, stdout: Any) -> tuple[subprocess.Popen[bytes], int]:
     """Run ``d365conn`` with standard error on a pseudo-terminal; return the process and the master fd."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "d365conn", *args], stdin=subprocess.DEVNULL,
-                            stdout=stdout, stderr=slave, env=clean_env())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "d365conn", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=slave,
+        env=clean_env(),
+    )
     os.close(slave)
     return proc, master
 
 
-def read_terminal(master: int, proc: subprocess.Popen[bytes], *, until: bytes | None = None,
-                  timeout: float = 60) -> bytes:
+def read_terminal(
+    master: int, proc: subprocess.Popen[bytes], *, until: bytes | None = None, timeout: float = 60
+) -> bytes:
     """What the process wrote to the terminal: until it exits, or until ``until`` appears."""
     seen = b""
     deadline = time.monotonic() + timeout
@@ -62,8 +67,15 @@ def read_terminal(master: int, proc: subprocess.Popen[bytes], *, until: bytes | 
 def test_progress_line_with_rows_and_pages(slow_sandbox: Any, tmp_path: Path) -> None:
     out = tmp_path / "rows.csv"
     with out.open("wb") as fh:
-        proc, master = start_on_terminal("query", "-c", slow_sandbox.connection_string + "PageSize=20;",
-                                         "--format", "csv", SLOW_SQL, stdout=fh)
+        proc, master = start_on_terminal(
+            "query",
+            "-c",
+            slow_sandbox.connection_string + "PageSize=20;",
+            "--format",
+            "csv",
+            SLOW_SQL,
+            stdout=fh,
+        )
         screen = read_terminal(master, proc)
         assert proc.wait(timeout=60) == 0
     os.close(master)
@@ -79,8 +91,17 @@ def test_progress_line_with_rows_and_pages(slow_sandbox: Any, tmp_path: Path) ->
 def test_no_progress_line_when_not_asked(slow_sandbox: Any, tmp_path: Path) -> None:
     out = tmp_path / "rows.csv"
     with out.open("wb") as fh:
-        proc, master = start_on_terminal("query", "-c", slow_sandbox.connection_string + "PageSize=20;",
-                                         "--progress", "never", "--format", "csv", SLOW_SQL, stdout=fh)
+        proc, master = start_on_terminal(
+            "query",
+            "-c",
+            slow_sandbox.connection_string + "PageSize=20;",
+            "--progress",
+            "never",
+            "--format",
+            "csv",
+            SLOW_SQL,
+            stdout=fh,
+        )
         screen = read_terminal(master, proc)
         assert proc.wait(timeout=60) == 0
     os.close(master)
@@ -89,8 +110,15 @@ def test_no_progress_line_when_not_asked(slow_sandbox: Any, tmp_path: Path) -> N
 
 def test_ctrl_c_stops_cleanly_with_130(slow_sandbox: Any, tmp_path: Path) -> None:
     target = tmp_path / "partial.parquet"
-    proc, master = start_on_terminal("query", "-c", slow_sandbox.connection_string + "PageSize=10;",
-                                     "-o", str(target), SLOW_SQL, stdout=subprocess.DEVNULL)
+    proc, master = start_on_terminal(
+        "query",
+        "-c",
+        slow_sandbox.connection_string + "PageSize=10;",
+        "-o",
+        str(target),
+        SLOW_SQL,
+        stdout=subprocess.DEVNULL,
+    )
     # Parquet is written in 10,000-row batches, so wait for the first progress line, then interrupt
     # the way a terminal does on Ctrl-C.
     screen = read_terminal(master, proc, until=b"rows/s")

@@ -5,7 +5,8 @@ A plan renders as `` | ``-separated parts: ``pre: GET ...`` for each prerequisit
 ``[limit N]`` when the client stops after N rows without a matching ``$top``, ``[page N]`` for a
 lowered page size and ``[annotations]`` when formatted values are requested; ``local: <DuckDB SQL>``
 when the engine runs; ``fallback`` when a fallback plan exists; ``catalog: <relation>`` for
-INFORMATION_SCHEMA relations. An expected error is written ``!ClassName: text the message contains``.
+INFORMATION_SCHEMA relations (``[tables: ...]`` when the statement names the tables it needs).
+An expected error is written ``!ClassName: message``.
 Lines starting with ``#`` are comments (they cite the Microsoft doc example a case mirrors).
 """
 
@@ -39,7 +40,8 @@ def render(plan: Plan | Exception) -> str:
         if scan.annotations:
             text += " [annotations]"
         parts.append(text)
-    parts.extend(f"catalog: {rel}" for rel in plan.catalog_relations)
+    tables = f" [tables: {', '.join(plan.catalog_tables)}]" if plan.catalog_tables is not None else ""
+    parts.extend(f"catalog: {rel}{tables}" for rel in plan.catalog_relations)
     if plan.local_sql is not None:
         parts.append(f"local: {plan.local_sql}")
     if plan.fallback is not None:

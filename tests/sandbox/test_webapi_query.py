@@ -212,9 +212,7 @@ def test_refusals_use_the_real_error_shape(api: Api, query: str) -> None:
 def test_rows_by_key_alternate_key_and_property(api: Api) -> None:
     row = api.get("accounts?$select=name,accountnumber&$top=1").json()["value"][0]
     by_key = api.get(f"accounts({row['accountid']})?$select=name").json()
-    assert by_key["name"] == row["name"] and by_key["@odata.context"].endswith(
-        "accounts(name)/$entity"
-    )
+    assert by_key["name"] == row["name"] and by_key["@odata.context"].endswith("accounts(name)/$entity")
     by_alternate = api.get(f"accounts(accountnumber='{row['accountnumber']}')?$select=name").json()
     assert by_alternate["accountid"] == row["accountid"]
     prop = api.get(f"accounts({row['accountid']})/name").json()
@@ -226,3 +224,16 @@ def test_rows_by_key_alternate_key_and_property(api: Api) -> None:
 def test_web_api_requires_a_valid_bearer_token(api: Api) -> None:
     response = api.session.get(api.url + "WhoAmI", headers={"Authorization": "Bearer not-a-token"})
     assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_case_insensitive_beyond_ascii_and_like_character_classes(api: Api) -> None:
+    exact = api.get("contacts?$select=lastname&$filter=" + quote("lastname eq 'MÜLLER'")).json()["value"]
+    assert exact and {r["lastname"] for r in exact} == {"Müller"}
+    cities = api.get(
+        "accounts?$select=address1_city&$filter=" + quote("startswith(address1_city,'MÜN')")
+    ).json()
+    assert cities["value"] and {r["address1_city"] for r in cities["value"]} == {"München"}
+    classes = names(api, "$filter=" + quote("startswith(name,'[a-c]') and address1_city eq 'paris'"))
+    assert classes and all(n[0] in "ABC" for n in classes)
+    negated = names(api, "$filter=" + quote("startswith(name,'[^a-y]')"))
+    assert negated == [] or all(n[0] in "Zz" or not n[0].isalpha() for n in negated)

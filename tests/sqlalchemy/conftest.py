@@ -22,7 +22,7 @@ def sandbox_url(sb: Any, **extra: str) -> str:
 
 @pytest.fixture(scope="session")
 def url_for() -> Callable[..., str]:
-    """``url_for(sandbox, **options)``: the SQLAlchemy URL of a sandbox (for tests that need their own engine)."""
+    """``url_for(sandbox, **options)``: a sandbox's SQLAlchemy URL (for tests that need their own engine)."""
     return sandbox_url
 
 

@@ -33,23 +33,39 @@ def account(engine: sa.Engine) -> sa.Table:
 def test_dialect_is_found_through_the_entry_point(d365_sandbox: Any, url_for: Any) -> None:
     # A fresh interpreter that never imports d365conn.sqlalchemy: SQLAlchemy finds it by entry point.
     url = url_for(d365_sandbox).replace("d365conn+http://", "d365conn://", 1)
-    code = ("import sqlalchemy as sa, sys; e = sa.create_engine(sys.argv[1]); "
-            "print(type(e.dialect).__module__, e.dialect.dbapi.__name__)")
-    result = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True, timeout=60,
-                            env={**os.environ})
+    code = (
+        "import sqlalchemy as sa, sys; e = sa.create_engine(sys.argv[1]); "
+        "print(type(e.dialect).__module__, e.dialect.dbapi.__name__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, url],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["d365conn.sqlalchemy.dialect", "d365conn"]
 
 
-def test_select_limit_offset_matches_the_dbapi(engine: sa.Engine, account: sa.Table, d365_sandbox: Any) -> None:
-    query = (sa.select(account.c.name, account.c.revenue).where(account.c.revenue > 1_000_000)
-             .order_by(account.c.name, account.c.accountid).limit(5).offset(3))
+def test_select_limit_offset_matches_the_dbapi(
+    engine: sa.Engine, account: sa.Table, d365_sandbox: Any
+) -> None:
+    query = (
+        sa.select(account.c.name, account.c.revenue)
+        .where(account.c.revenue > 1_000_000)
+        .order_by(account.c.name, account.c.accountid)
+        .limit(5)
+        .offset(3)
+    )
     compiled = str(query.compile(engine))
     assert "LIMIT ?" in compiled and "OFFSET ?" in compiled
     with engine.connect() as conn:
         rows = [tuple(r) for r in conn.execute(query)]
-    expected = dbapi_rows(d365_sandbox, "SELECT name, revenue FROM account WHERE revenue > 1000000 "
-                                        "ORDER BY name, accountid")[3:8]
+    expected = dbapi_rows(
+        d365_sandbox, "SELECT name, revenue FROM account WHERE revenue > 1000000 ORDER BY name, accountid"
+    )[3:8]
     assert rows == expected and len(rows) == 5
     assert all(isinstance(r[1], decimal.Decimal) for r in rows)
 
@@ -64,12 +80,16 @@ def test_offset_without_limit(engine: sa.Engine, account: sa.Table) -> None:
 def test_count_and_group_by(engine: sa.Engine, account: sa.Table, d365_sandbox: Any) -> None:
     with engine.connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(account)).scalar_one()
-        groups = conn.execute(sa.select(account.c.statecode, sa.func.count().label("n"))
-                              .group_by(account.c.statecode).order_by(account.c.statecode)).all()
+        groups = conn.execute(
+            sa.select(account.c.statecode, sa.func.count().label("n"))
+            .group_by(account.c.statecode)
+            .order_by(account.c.statecode)
+        ).all()
     assert total == 500
     assert sum(n for _, n in groups) == 500
     assert [tuple(g) for g in groups] == dbapi_rows(
-        d365_sandbox, "SELECT statecode, COUNT(*) FROM account GROUP BY statecode ORDER BY statecode")
+        d365_sandbox, "SELECT statecode, COUNT(*) FROM account GROUP BY statecode ORDER BY statecode"
+    )
 
 
 def test_text_with_bound_parameters(engine: sa.Engine, d365_sandbox: Any) -> None:
@@ -77,22 +97,34 @@ def test_text_with_bound_parameters(engine: sa.Engine, d365_sandbox: Any) -> Non
     with engine.connect() as conn:
         rows = conn.execute(stmt, {"prefix": "A%", "low": 0}).scalars().all()
     assert rows and all(name.lower().startswith("a") for name in rows)
-    assert rows == [r[0] for r in dbapi_rows(
-        d365_sandbox, "SELECT TOP 3 name FROM account WHERE name LIKE ? AND revenue >= ? ORDER BY name", ["A%", 0])]
+    assert rows == [
+        r[0]
+        for r in dbapi_rows(
+            d365_sandbox,
+            "SELECT TOP 3 name FROM account WHERE name LIKE ? AND revenue >= ? ORDER BY name",
+            ["A%", 0],
+        )
+    ]
 
 
 def test_python_values_bind_and_come_back_typed(engine: sa.Engine, account: sa.Table) -> None:
     with engine.connect() as conn:
         first = conn.execute(sa.select(account).order_by(account.c.accountid).limit(1)).mappings().one()
         assert isinstance(first["accountid"], uuid.UUID)
-        assert isinstance(first["createdon"], dt.datetime) and first["createdon"].utcoffset() == dt.timedelta(0)
-        again = conn.execute(sa.select(account.c.name).where(account.c.accountid == first["accountid"])).scalar_one()
+        assert isinstance(first["createdon"], dt.datetime) and first["createdon"].utcoffset() == dt.timedelta(
+            0
+        )
+        again = conn.execute(
+            sa.select(account.c.name).where(account.c.accountid == first["accountid"])
+        ).scalar_one()
         assert again == first["name"]
-        since = conn.execute(sa.select(sa.func.count()).select_from(account)
-                             .where(account.c.createdon >= first["createdon"])).scalar_one()
+        since = conn.execute(
+            sa.select(sa.func.count()).select_from(account).where(account.c.createdon >= first["createdon"])
+        ).scalar_one()
         assert 1 <= since <= 500
-        flagged = conn.execute(sa.select(sa.func.count()).select_from(account)
-                               .where(account.c.donotemail.is_(True))).scalar_one()
+        flagged = conn.execute(
+            sa.select(sa.func.count()).select_from(account).where(account.c.donotemail.is_(True))
+        ).scalar_one()
         assert 0 <= flagged < 500
 
 
@@ -103,7 +135,9 @@ def test_reflection(engine: sa.Engine) -> None:
     assert {"account", "contact", "opportunity"} <= set(tables)
     assert insp.get_table_names(schema="dbo") == tables and insp.get_table_names(schema="other") == []
     assert insp.get_view_names() == []
-    assert insp.has_table("account") and insp.has_table("Account", schema="dbo") and not insp.has_table("nosuch")
+    assert (
+        insp.has_table("account") and insp.has_table("Account", schema="dbo") and not insp.has_table("nosuch")
+    )
     columns = {c["name"]: c for c in insp.get_columns("account")}
     assert isinstance(columns["accountid"]["type"], sa.Uuid) and columns["accountid"]["nullable"] is False
     revenue = columns["revenue"]["type"]
@@ -112,10 +146,14 @@ def test_reflection(engine: sa.Engine) -> None:
     assert isinstance(columns["numberofemployees"]["type"], sa.Integer)
     assert isinstance(columns["donotemail"]["type"], sa.Boolean)
     assert isinstance(columns["name"]["type"], sa.String)
-    assert insp.get_unique_constraints("account") == [{"name": "AK_account_1", "column_names": ["accountnumber"]}]
+    assert insp.get_unique_constraints("account") == [
+        {"name": "AK_account_1", "column_names": ["accountnumber"]}
+    ]
     assert "customer" in (insp.get_table_comment("account")["text"] or "")
     assert insp.get_pk_constraint("account")["constrained_columns"] == ["accountid"]
-    fks = {(tuple(f["constrained_columns"]), f["referred_table"]): f for f in insp.get_foreign_keys("account")}
+    fks = {
+        (tuple(f["constrained_columns"]), f["referred_table"]): f for f in insp.get_foreign_keys("account")
+    }
     assert fks[(("primarycontactid",), "contact")]["referred_columns"] == ["contactid"]
     # A polymorphic owner lookup is one foreign key per target table.
     assert {t for (cols, t) in fks if cols == ("ownerid",)} >= {"systemuser"}
@@ -129,8 +167,11 @@ def test_metadata_reflect_follows_lookups(engine: sa.Engine) -> None:
     # contact's parentcustomerid points to account: reflecting contact brought account along.
     assert {"account", "systemuser"} <= set(metadata.tables)
     account = metadata.tables["account"]
-    joined = sa.select(account.c.name, contact.c.fullname).join_from(
-        account, contact, account.c.primarycontactid == contact.c.contactid).limit(3)
+    joined = (
+        sa.select(account.c.name, contact.c.fullname)
+        .join_from(account, contact, account.c.primarycontactid == contact.c.contactid)
+        .limit(3)
+    )
     with engine.connect() as conn:
         rows = conn.execute(joined).all()
     assert len(rows) == 3 and all(r.fullname for r in rows)
@@ -166,8 +207,13 @@ def test_compiled_sql_reads_the_same_under_the_postgres_reading(
     d365_sandbox: Any, url_for: Any, account: sa.Table
 ) -> None:
     eng = sa.create_engine(url_for(d365_sandbox, SQLDialect="postgres"))
-    query = (sa.select(account.c.name, sa.cast(account.c.numberofemployees, sa.String).label("n"))
-             .where(account.c.name.ilike("a%")).order_by(account.c.name).limit(2).offset(1))
+    query = (
+        sa.select(account.c.name, sa.cast(account.c.numberofemployees, sa.String).label("n"))
+        .where(account.c.name.ilike("a%"))
+        .order_by(account.c.name)
+        .limit(2)
+        .offset(1)
+    )
     with eng.connect() as conn:
         rows = conn.execute(query).all()
     assert len(rows) == 2 and all(isinstance(r.n, (str, type(None))) for r in rows)

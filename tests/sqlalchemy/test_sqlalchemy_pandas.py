@@ -16,10 +16,16 @@ import d365conn
 def test_read_sql_with_an_engine_gives_no_warning(engine: sa.Engine, d365_sandbox: Any) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        frame = pd.read_sql("SELECT TOP 10 accountid, name, revenue, createdon FROM account ORDER BY name", engine,
-                            coerce_float=False)
-        params = pd.read_sql(sa.text("SELECT name FROM account WHERE revenue > :low ORDER BY name"), engine,
-                             params={"low": 40_000_000})
+        frame = pd.read_sql(
+            "SELECT TOP 10 accountid, name, revenue, createdon FROM account ORDER BY name",
+            engine,
+            coerce_float=False,
+        )
+        params = pd.read_sql(
+            sa.text("SELECT name FROM account WHERE revenue > :low ORDER BY name"),
+            engine,
+            params={"low": 40_000_000},
+        )
     assert list(frame.columns) == ["accountid", "name", "revenue", "createdon"] and len(frame) == 10
     assert isinstance(frame["revenue"].dropna().iloc[0], decimal.Decimal)
     assert str(frame["createdon"].dtype).startswith("datetime64") and "UTC" in str(frame["createdon"].dtype)
@@ -41,8 +47,13 @@ def test_read_sql_table_reflects_and_reads_every_row(engine: sa.Engine) -> None:
 
 def test_chunks_stream_the_whole_result(engine: sa.Engine) -> None:
     account = sa.Table("account", sa.MetaData(), autoload_with=engine)
-    chunks = list(pd.read_sql(sa.select(account.c.accountid, account.c.name).order_by(account.c.accountid),
-                              engine, chunksize=128))
+    chunks = list(
+        pd.read_sql(
+            sa.select(account.c.accountid, account.c.name).order_by(account.c.accountid),
+            engine,
+            chunksize=128,
+        )
+    )
     assert [len(c) for c in chunks] == [128, 128, 128, 116]
     ids = pd.concat(chunks)["accountid"]
     assert ids.is_unique and len(ids) == 500
@@ -50,7 +61,45 @@ def test_chunks_stream_the_whole_result(engine: sa.Engine) -> None:
 
 def test_raw_dbapi_connection_works_but_pandas_warns(d365_sandbox: Any) -> None:
     # pandas supports only SQLAlchemy connectables and sqlite3 officially: it warns, then reads.
-    with d365conn.connect(d365_sandbox.connection_string) as conn:
-        with pytest.warns(UserWarning, match="SQLAlchemy"):
-            frame = pd.read_sql("SELECT TOP 5 name FROM account ORDER BY name", conn)
+    with (
+        d365conn.connect(d365_sandbox.connection_string) as conn,
+        pytest.warns(UserWarning, match="SQLAlchemy"),
+    ):
+        frame = pd.read_sql("SELECT TOP 5 name FROM account ORDER BY name", conn)
     assert len(frame) == 5
+
+
+def test_to_sql_loads_rows_through_batched_writes(url_for: Any) -> None:
+    from d365conn.sandbox import Sandbox
+
+    with Sandbox(rows=20, seed=5) as sb:  # its own sandbox: this test adds rows
+        eng = sa.create_engine(url_for(sb))
+        frame = pd.DataFrame(
+            {
+                "name": [f"Bulk {i:03d}" for i in range(250)],
+                "revenue": [decimal.Decimal(i) * 1000 + decimal.Decimal("0.25") for i in range(250)],
+                "numberofemployees": pd.array(
+                    [None if i % 10 == 0 else i for i in range(250)], dtype="Int32"
+                ),
+            }
+        )
+        # Warm the pooled connection's catalog so the count below is of the writes alone.
+        assert sa.inspect(eng).has_table("account")
+        before = sb.faults.stats()["by_kind"].get("api", 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            frame.to_sql("account", eng, if_exists="append", index=False, chunksize=100)
+        requests = sb.faults.stats()["by_kind"].get("api", 0) - before
+        # 250 rows in 3 chunks of 100: one batched request per chunk (plus at most a lookup or two),
+        # not one POST per row.
+        assert 3 <= requests <= 6, requests
+        loaded = pd.read_sql(
+            "SELECT name, revenue, numberofemployees FROM account WHERE name LIKE 'Bulk %' ORDER BY name",
+            eng,
+            coerce_float=False,
+        )
+        eng.dispose()
+    assert len(loaded) == 250
+    assert loaded["name"].tolist() == frame["name"].tolist()
+    assert loaded["revenue"].tolist() == frame["revenue"].tolist()
+    assert loaded["numberofemployees"].isna().sum() == 25

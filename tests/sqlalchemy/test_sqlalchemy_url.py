@@ -19,19 +19,41 @@ def options(url: str) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("d365conn://contoso.crm.dynamics.com/api/data/v9.2/?ClientID=abc&TenantID=contoso.onmicrosoft.com",
-         {"ServiceURL": "https://contoso.crm.dynamics.com/api/data/v9.2/", "ClientID": "abc",
-          "TenantID": "contoso.onmicrosoft.com"}),
-        ("d365conn://contoso.crm4.dynamics.com", {"ServiceURL": "https://contoso.crm4.dynamics.com/api/data/v9.2/"}),
-        ("d365conn+https://contoso.crm.dynamics.com/api/data/v9.1/",
-         {"ServiceURL": "https://contoso.crm.dynamics.com/api/data/v9.1/"}),
-        ("d365conn+http://127.0.0.1:8080/api/data/v9.2/", {"ServiceURL": "http://127.0.0.1:8080/api/data/v9.2/"}),
-        ("d365conn://app-id:s%3Bcr%40t@contoso.crm.dynamics.com/",
-         {"ServiceURL": "https://contoso.crm.dynamics.com/api/data/v9.2/", "ClientID": "app-id",
-          "ClientSecret": "s;cr@t"}),
-        ("d365conn://api.businesscentral.dynamics.com/v2.0/t1/Production/api/v2.0/?AuthenticationMethod=ClientCredentials",
-         {"ServiceURL": "https://api.businesscentral.dynamics.com/v2.0/t1/Production/api/v2.0/",
-          "AuthenticationMethod": "ClientCredentials"}),
+        (
+            "d365conn://contoso.crm.dynamics.com/api/data/v9.2/?ClientID=abc&TenantID=contoso.onmicrosoft.com",
+            {
+                "ServiceURL": "https://contoso.crm.dynamics.com/api/data/v9.2/",
+                "ClientID": "abc",
+                "TenantID": "contoso.onmicrosoft.com",
+            },
+        ),
+        (
+            "d365conn://contoso.crm4.dynamics.com",
+            {"ServiceURL": "https://contoso.crm4.dynamics.com/api/data/v9.2/"},
+        ),
+        (
+            "d365conn+https://contoso.crm.dynamics.com/api/data/v9.1/",
+            {"ServiceURL": "https://contoso.crm.dynamics.com/api/data/v9.1/"},
+        ),
+        (
+            "d365conn+http://127.0.0.1:8080/api/data/v9.2/",
+            {"ServiceURL": "http://127.0.0.1:8080/api/data/v9.2/"},
+        ),
+        (
+            "d365conn://app-id:s%3Bcr%40t@contoso.crm.dynamics.com/",
+            {
+                "ServiceURL": "https://contoso.crm.dynamics.com/api/data/v9.2/",
+                "ClientID": "app-id",
+                "ClientSecret": "s;cr@t",
+            },
+        ),
+        (
+            "d365conn://api.businesscentral.dynamics.com/v2.0/t1/Production/api/v2.0/?AuthenticationMethod=ClientCredentials",
+            {
+                "ServiceURL": "https://api.businesscentral.dynamics.com/v2.0/t1/Production/api/v2.0/",
+                "AuthenticationMethod": "ClientCredentials",
+            },
+        ),
     ],
 )
 def test_url_forms(url: str, expected: dict[str, str]) -> None:
@@ -57,7 +79,9 @@ def test_whole_connection_string_and_overrides() -> None:
 
 
 def test_empty_url_uses_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("D365CONN_CONNECTION_STRING", "ServiceURL=https://env.crm.dynamics.com/api/data/v9.2/;")
+    monkeypatch.setenv(
+        "D365CONN_CONNECTION_STRING", "ServiceURL=https://env.crm.dynamics.com/api/data/v9.2/;"
+    )
     assert options("d365conn://")["ServiceURL"] == "https://env.crm.dynamics.com/api/data/v9.2/"
     monkeypatch.delenv("D365CONN_CONNECTION_STRING")
     with pytest.raises(ConfigurationError, match="names no service"):

@@ -81,6 +81,16 @@ def test_batch_is_not_repeated_after_a_lost_answer(
     assert sorted(r["accountnumber"] for r in found) == [f"{tag}{i}" for i in range(5)]  # once each
 
 
+def test_batch_is_repeated_after_429(connect: Any, sandbox: Any, reader: Reader, tag: str) -> None:
+    conn = connect(UseBulkActions="false")
+    cur = _ready(conn)
+    before = _sent(conn)
+    sandbox.faults.configure(script=[429])
+    cur.executemany("INSERT INTO account (name) VALUES (?)", [(tag,)] * 4)
+    assert cur.rowcount == 4 and _sent(conn) == before + 2
+    assert len(reader.rows("accounts", f"name eq '{tag}'", "accountid")) == 4
+
+
 @pytest.mark.parametrize("fault", ["drop", 503])
 def test_update_by_key_is_repeated(connect: Any, sandbox: Any, reader: Reader, tag: str, fault: Any) -> None:
     conn = connect()
@@ -164,3 +174,102 @@ def test_entity_id_parsing() -> None:
     assert id_from_entity_url(f"https://x/api/data/v9.2/accounts({guid})") == guid
     assert id_from_entity_url("https://x/api/data/v9.2/accounts(accountnumber='1')") is None
     assert id_from_entity_url(None) is None
+
+
+# --- the sender's reading of batch answers, with a scripted transport (no sandbox) -------------------
+
+
+class _Scripted:
+    """Stands in for the transport: answers each send with the next scripted response."""
+
+    def __init__(self, *answers: tuple[int, dict[str, str], bytes]) -> None:
+        self.answers = list(answers)
+        self.sent: list[tuple[str, str, dict[str, str], bytes | None]] = []
+
+    def send(self, method: str, url: str, *, json_body: Any = None, body: bytes | None = None,
+             headers: Any = None, idempotent: bool = False, deadline: Any = None) -> Any:  # fmt: skip
+        import requests
+
+        self.sent.append((method, url, dict(headers or {}), body))
+        status, answer_headers, content = self.answers.pop(0)
+        response = requests.Response()
+        response.status_code, response._content = status, content
+        response.headers.update(answer_headers)
+        return response
+
+
+def _ops(count: int) -> list[Any]:
+    from d365conn.writes.ops import Operation
+
+    from .catalog import HandCatalog
+
+    table = HandCatalog().tables["account"]
+    return [Operation("create", table, {"name": f"n{i}"}, row=i) for i in range(count)]
+
+
+def _part(status: str, body: str = "", content_id: str | None = None) -> str:
+    cid = f"Content-ID: {content_id}\r\n" if content_id else ""
+    head = "Content-Type: application/json; odata.metadata=minimal\r\n" if body else ""
+    outer = "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+    http = f"HTTP/1.1 {status}\r\n{head}OData-Version: 4.0\r\n\r\n{body}\r\n"
+    return f"--batchresponse_1\r\n{outer}{cid}\r\n{http}"
+
+
+BATCH = {"Content-Type": "multipart/mixed; boundary=batchresponse_1"}
+DENIED = '{"error":{"code":"0x80040220","message":"Principal user is missing prvCreateAccount privilege"}}'
+
+
+def test_a_denied_row_in_a_change_set() -> None:
+    from d365conn.writes.sender import Sender
+
+    body = _part("403 Forbidden", DENIED, "2") + "--batchresponse_1--\r\n"
+    transport = _Scripted((200, BATCH, body.encode()))
+    sender = Sender(transport, "https://org/api/data/v9.2/")  # type: ignore[arg-type]
+    with pytest.raises(
+        exc.PermissionDeniedError, match=r"row 1: POST.*prvCreateAccount.*rolled back"
+    ) as info:
+        sender.run(_ops(3), atomic=True, bulk=False)
+    assert info.value.code == "0x80040220" and vars(info.value)["row"] == 1
+    method, url, headers, sent = transport.sent[0]
+    assert (method, url) == ("POST", "https://org/api/data/v9.2/$batch")
+    assert headers["Content-Type"].startswith("multipart/mixed; boundary=batch_") and "Prefer" not in headers
+    assert sent is not None and sent.count(b"Content-ID: ") == 3 and b"boundary=changeset_" in sent
+
+
+def test_a_failed_change_set_without_content_id_names_the_range() -> None:
+    from d365conn.writes.sender import Sender
+
+    body = (
+        _part("400 Bad Request", '{"error":{"code":"0x80044331","message":"bad"}}')
+        + "--batchresponse_1--\r\n"
+    )
+    sender = Sender(_Scripted((200, BATCH, body.encode())), "https://org/")  # type: ignore[arg-type]
+    with pytest.raises(exc.ValidationError, match="a row among rows 0-2 failed"):
+        sender.run(_ops(3), atomic=True, bulk=False)
+
+
+def test_continue_on_error_reads_each_answer_in_order() -> None:
+    from d365conn.writes.sender import Sender
+
+    guid = str(uuid.uuid4())
+    created = _part("204 No Content").replace(
+        "OData-Version: 4.0\r\n", f"OData-Version: 4.0\r\nOData-EntityId: https://org/accounts({guid})\r\n"
+    )
+    body = created + _part("403 Forbidden", DENIED) + created + "--batchresponse_1--\r\n"
+    transport = _Scripted((200, BATCH, body.encode()))
+    sender = Sender(transport, "https://org/")  # type: ignore[arg-type]
+    with pytest.raises(exc.BatchError) as info:
+        sender.run(_ops(3), atomic=False, bulk=False)
+    assert [(r, type(e)) for r, e in info.value.failures] == [(1, exc.PermissionDeniedError)]
+    assert info.value.applied == 2
+    assert transport.sent[0][2]["Prefer"] == "odata.continue-on-error"
+    assert b"boundary=changeset_" not in (transport.sent[0][3] or b"")
+
+
+def test_a_short_answer_is_not_taken_for_success() -> None:
+    from d365conn.writes.sender import Sender
+
+    body = _part("204 No Content", content_id="1") + "--batchresponse_1--\r\n"
+    sender = Sender(_Scripted((200, BATCH, body.encode())), "https://org/")  # type: ignore[arg-type]
+    with pytest.raises(exc.ServiceUnavailableError, match="1 responses for 2 requests"):
+        sender.run(_ops(2), atomic=True, bulk=False)

@@ -62,6 +62,7 @@ GOLDEN = [
      [f'PATCH accounts({A}) If-Match: * {{"name":"N"}}', f'PATCH accounts({B}) If-Match: * {{"name":"N"}}']),
     ("UPDATE account SET revenue = 1 WHERE accountnumber = 'O''Neil-1'", None,
      ["PATCH accounts(accountnumber='O''Neil-1') If-Match: * {\"revenue\":1}"]),
+    ("DELETE FROM account WHERE accountnumber = ?", ("a b#c?/%",), ["DELETE accounts(accountnumber='a%20b%23c%3F%2F%25')"]),
     ("UPDATE account SET name = 'N' WHERE accountid = ? AND versionnumber = ?", (A, 123456),
      [f'PATCH accounts({A}) If-Match: W/"123456" {{"name":"N"}}']),
     ("UPDATE account SET name = 'N' WHERE accountid = ?", (None,), []),  # = NULL matches nothing

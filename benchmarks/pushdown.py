@@ -1,0 +1,127 @@
+"""Case 7 of issue 9: pushdown efficiency -- bytes the service sent versus bytes the answers need.
+
+For each of 30 fixed queries the transport's ``bytes_received`` (response bodies after
+decompression, every request of the statement, metadata excluded by warming the catalog first)
+is compared with the *needed bytes*: the answer itself written as JSON the way the service writes
+rows -- one object per result row, keyed by the result's column names, values as JSON (numbers
+bare; strings, GUIDs and dates as strings; no envelope, no annotations, no ``@odata.etag``):
+``len(json.dumps(rows, separators=(",", ":")))``. A ratio of 1.0 means nothing was sent that the
+answer did not contain; the envelope, etags and key columns Dataverse always adds are overhead.
+Queries whose answer is empty are skipped (needed bytes would be 2). Figures: total ratio over the
+suite and the worst query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import uuid
+from typing import Any
+
+import d365conn
+from benchmarks.common import Figure
+from d365conn.sandbox import Sandbox
+
+QUERIES = [
+    "SELECT name FROM account",
+    "SELECT name, revenue FROM account WHERE revenue > 1000000",
+    "SELECT accountid, name FROM account WHERE statecode = 0",
+    "SELECT TOP 10 name FROM account ORDER BY name",
+    "SELECT TOP 100 name, createdon FROM account ORDER BY createdon DESC",
+    "SELECT name FROM account WHERE name LIKE 'A%'",
+    "SELECT name, address1_city FROM account WHERE address1_city = 'Seattle'",
+    "SELECT COUNT(*) AS n FROM account",
+    "SELECT statecode, COUNT(*) AS n FROM account GROUP BY statecode",
+    "SELECT industrycode, SUM(revenue) AS total FROM account GROUP BY industrycode",
+    "SELECT MAX(revenue) AS top_revenue, MIN(revenue) AS low_revenue FROM account",
+    "SELECT name FROM account WHERE numberofemployees BETWEEN 100 AND 500",
+    "SELECT name FROM account WHERE industrycode IN (1, 2, 3)",
+    "SELECT name, telephone1 FROM account WHERE telephone1 IS NOT NULL AND donotphone = 0",
+    "SELECT name FROM account WHERE createdon >= '2024-01-01'",
+    "SELECT DISTINCT address1_country FROM account",
+    "SELECT fullname FROM contact",
+    "SELECT fullname, emailaddress1 FROM contact WHERE lastname = 'Smith'",
+    "SELECT TOP 50 fullname FROM contact ORDER BY lastname, firstname",
+    "SELECT COUNT(*) AS n FROM contact WHERE statecode = 0",
+    "SELECT a.name, c.fullname FROM account a JOIN contact c ON a.primarycontactid = c.contactid",
+    "SELECT name, primarycontactidname FROM account WHERE primarycontactid IS NOT NULL",
+    "SELECT name, industrycodename FROM account WHERE industrycode = 1",
+    "SELECT name FROM opportunity",
+    "SELECT name, estimatedvalue FROM opportunity WHERE estimatedvalue > 50000",
+    "SELECT statecode, AVG(estimatedvalue) AS avg_value FROM opportunity GROUP BY statecode",
+    "SELECT name FROM account WHERE revenue > 500000 ORDER BY revenue DESC",
+    "SELECT TOP 5 name, revenue FROM account WHERE revenue IS NOT NULL ORDER BY revenue DESC",
+    "SELECT name FROM account WHERE upper(name) = 'CONTOSO'",
+    "SELECT address1_city, COUNT(*) AS n FROM account GROUP BY address1_city HAVING COUNT(*) > 5",
+]
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return float(value)  # bare number; the digits are what the service sends
+    if isinstance(value, (dt.datetime, dt.date, dt.time, uuid.UUID)):
+        if isinstance(value, dt.datetime):
+            return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def needed_bytes(names: list[str], rows: list[tuple[Any, ...]]) -> int:
+    objects = [{n: jsonable(v) for n, v in zip(names, row, strict=True)} for row in rows]
+    return len(json.dumps(objects, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def case7(rows: int) -> list[Figure]:
+    per_query: list[dict[str, Any]] = []
+    total_received = total_needed = 0
+    with Sandbox(rows=rows, process=True) as sb, d365conn.connect(sb.connection_string) as conn:
+        cur = conn.cursor()
+        transport = conn.service.transport
+        for sql in QUERIES:
+            try:
+                cur.execute(sql)  # warm: catalog metadata for the tables is fetched once, not counted
+                cur.fetchall()
+                before = transport.bytes_received
+                cur.execute(sql)
+                result = cur.fetchall()
+                received = transport.bytes_received - before
+            except d365conn.Error as problem:
+                per_query.append({"sql": sql, "error": f"{type(problem).__name__}: {problem}"[:200]})
+                continue
+            names = [d[0] for d in cur.description or ()]
+            need = needed_bytes(names, result)
+            if not result:
+                per_query.append({"sql": sql, "rows": 0, "received": received, "skipped": "empty answer"})
+                continue
+            total_received += received
+            total_needed += need
+            per_query.append(
+                {
+                    "sql": sql,
+                    "rows": len(result),
+                    "received": received,
+                    "needed": need,
+                    "ratio": round(received / need, 2),
+                }
+            )
+    measured = [q for q in per_query if "ratio" in q]
+    worst = max(measured, key=lambda q: q["ratio"])
+    ratio = total_received / total_needed
+    errors = [q for q in per_query if "error" in q]
+    return [
+        Figure(
+            "7",
+            f"pushdown: bytes received / needed, {len(measured)} queries",
+            ratio,
+            "x",
+            target="<= 1.1x",
+            met=ratio <= 1.1,
+            note=f"{total_received:,} B received for {total_needed:,} B of answers; "
+            f"{len(errors)} queries failed",
+            extra={"queries": per_query},
+        ),
+        Figure("7", "pushdown: worst query", worst["ratio"], "x", note=worst["sql"]),
+    ]

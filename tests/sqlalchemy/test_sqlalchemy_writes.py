@@ -1,0 +1,66 @@
+"""Core writes through the dialect: insert/update/delete, executemany, and the queued transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from d365conn.sandbox import Sandbox
+
+
+@pytest.fixture(scope="module")
+def write_engine(url_for: Any) -> Iterator[sa.Engine]:
+    with Sandbox(rows=30, seed=11) as sb:  # its own sandbox: these tests change rows
+        eng = sa.create_engine(url_for(sb))
+        yield eng
+        eng.dispose()
+
+
+def count(conn: sa.Connection, pattern: str) -> int:
+    return int(
+        conn.execute(sa.text("SELECT COUNT(*) FROM account WHERE name LIKE :p"), {"p": pattern}).scalar_one()
+    )
+
+
+def test_insert_update_delete(write_engine: sa.Engine) -> None:
+    account = sa.Table("account", sa.MetaData(), autoload_with=write_engine)
+    with write_engine.connect() as conn:
+        conn.execute(account.insert(), [{"name": f"core {i}", "numberofemployees": i} for i in range(5)])
+        assert count(conn, "core %") == 5
+        updated = conn.execute(
+            sa.update(account).where(account.c.name.like("core %")).values(description="from Core")
+        )
+        assert updated.rowcount == 5
+        described = conn.execute(
+            sa.select(sa.func.count()).select_from(account).where(account.c.description == "from Core")
+        ).scalar_one()
+        assert described == 5
+        deleted = conn.execute(sa.delete(account).where(account.c.name.like("core %")))
+        assert deleted.rowcount == 5 and count(conn, "core %") == 0
+
+
+def test_queued_transaction_commits_at_once(write_engine: sa.Engine) -> None:
+    account = sa.Table("account", sa.MetaData(), autoload_with=write_engine)
+    with write_engine.connect().execution_options(isolation_level="READ COMMITTED") as conn:
+        assert conn.get_isolation_level() == "READ COMMITTED"
+        conn.execute(account.insert(), [{"name": "queued a"}, {"name": "queued b"}])
+        assert count(conn, "queued %") == 0  # held until commit()
+        conn.commit()
+        assert count(conn, "queued %") == 2
+        conn.execute(account.insert(), [{"name": "queued c"}])
+        conn.rollback()
+        assert count(conn, "queued %") == 2
+    with write_engine.connect() as conn:
+        assert conn.get_isolation_level() == "AUTOCOMMIT"  # the pooled connection was reset
+
+
+def test_fetch_and_cte(write_engine: sa.Engine) -> None:
+    account = sa.Table("account", sa.MetaData(), autoload_with=write_engine)
+    with write_engine.connect() as conn:
+        assert len(conn.execute(sa.select(account.c.name).order_by(account.c.name).fetch(3)).all()) == 3
+        big = sa.select(account.c.name).where(account.c.revenue > 0).cte("big")
+        total = conn.execute(sa.select(sa.func.count()).select_from(big)).scalar_one()
+        assert total == conn.execute(sa.text("SELECT COUNT(*) FROM account WHERE revenue > 0")).scalar_one()
