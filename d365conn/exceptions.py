@@ -22,6 +22,12 @@ class Error(Exception):
     the id the service gave the request, for support tickets.
     """
 
+    #: A write sent in a batch: the 0-based row that failed (the parameter set of ``executemany``,
+    #: the VALUES row, the n-th matched row, or the n-th queued row of a transaction).
+    row: int | None = None
+    #: A batched write that failed part-way: how many rows were applied before (they stay applied).
+    applied: int | None = None
+
     def __init__(
         self,
         message: str = "",

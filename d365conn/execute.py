@@ -51,8 +51,8 @@ def _run(service: Service, plan: Plan, deadline: float | None) -> tuple[list[Col
                 LocalColumn(c.name, c.edm_type, c.precision, c.scale, c.max_length, c.nullable) for c in scan.columns
             ]
             engine.load(scan.alias, local_cols, _scan(service, scan, deadline))
-        for relation in plan.catalog_relations:
-            _load_catalog_relation(service, engine, relation)
+        if plan.catalog_relations:
+            _load_catalog_relations(service, engine, plan)
         columns, rows = engine.query(plan.local_sql)
     except BaseException:
         engine.close()
@@ -75,7 +75,8 @@ def _scan(service: Service, scan: Scan, deadline: float | None) -> Rows:
         def batches(piece: Scan) -> Iterator[list[tuple[Any, ...]]]:
             return scan_batches(
                 service.transport, service.config.service_root, piece,
-                page_size=service.config.page_size or None, deadline=deadline,
+                page_size=scan.page_size if scan.page_size is not None else service.config.page_size or None,
+        deadline=deadline,
             )
 
         parallel = partitioned_rows(service, scan, deadline, batches)
@@ -83,7 +84,8 @@ def _scan(service: Service, scan: Scan, deadline: float | None) -> Rows:
             return parallel
     rows: Rows = scan_rows(
         service.transport, service.config.service_root, scan,
-        page_size=service.config.page_size or None, deadline=deadline,
+        page_size=scan.page_size if scan.page_size is not None else service.config.page_size or None,
+        deadline=deadline,
     )
     return rows
 
@@ -118,17 +120,22 @@ def _bind_prerequisites(service: Service, plan: Plan, deadline: float | None) ->
     return resolve_prerequisites(plan, values)
 
 
-def _load_catalog_relation(service: Service, engine: LocalEngine, relation: str) -> None:
-    """Fill an INFORMATION_SCHEMA relation from the catalog, in the column order the planner expects."""
+def _load_catalog_relations(service: Service, engine: LocalEngine, plan: Plan) -> None:
+    """Fill the INFORMATION_SCHEMA relations from the catalog, in the column order the planner expects.
+
+    Only the tables the statement restricts itself to are loaded (``plan.catalog_tables``): a real
+    org has thousands of tables, and listing their columns would mean loading all their metadata.
+    """
     from .planner import CATALOG_VIEWS
 
-    view = relation.removeprefix("information_schema_").upper()
-    names, rows = service.catalog.information_schema_rows()[view]
-    index = {n.casefold(): i for i, n in enumerate(names)}
-    wanted = CATALOG_VIEWS[relation]
-    picks = [index.get(name.casefold()) for name, _ in wanted]
-    columns = [LocalColumn(name, edm) for name, edm in wanted]
-    engine.load(relation, columns, (tuple(None if i is None else row[i] for i in picks) for row in rows))
+    views = service.catalog.information_schema_rows(plan.catalog_tables)
+    for relation in plan.catalog_relations:
+        names, rows = views[relation.removeprefix("information_schema_").upper()]
+        index = {n.casefold(): i for i, n in enumerate(names)}
+        wanted = CATALOG_VIEWS[relation]
+        picks = [index.get(name.casefold()) for name, _ in wanted]
+        columns = [LocalColumn(name, edm) for name, edm in wanted]
+        engine.load(relation, columns, (tuple(None if i is None else row[i] for i in picks) for row in rows))
 
 
 def _column_info(col: ResultColumn) -> ColumnInfo:

@@ -155,8 +155,13 @@ class Service:
         return Result(columns=columns, rows=rows, on_close=on_close)
 
     def _explain(self, sql: str, params: Params) -> Result:
-        plan = self._plan(_LEADING_COMMENTS.sub("", sql, count=1), params)  # the planner reads EXPLAIN itself
-        lines = plan.explain(self.config.service_root)
+        text = _LEADING_COMMENTS.sub("", sql, count=1)
+        inner = re.sub(r"^\s*EXPLAIN\b", "", text, count=1, flags=re.IGNORECASE)
+        if statement_keyword(inner) in ("INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT"):
+            lines = self.writes.explain(inner, params)
+        else:
+            # The planner reads EXPLAIN itself.
+            lines = self._plan(text, params).explain(self.config.service_root)
         col = ColumnInfo("plan", "Edm.String", display_size_for("Edm.String", None, None))
         return Result(columns=[col], rows=iter([(line,) for line in lines]))
 

@@ -34,6 +34,12 @@ EXPECTED = {
         "rows now in the table: 1300",
         "deleted 1300 rows",
     ],
+    "business_central.py": [
+        "companies: CRONUS International Ltd., CRONUS USA, Inc., My Company",
+        "customers with the largest balance due",
+        " orders ",
+        "/companies(",
+    ],
     "interactive_login.py": ["signed in; users:", "second connection, silent sign-in; accounts: 50"],
 }
 

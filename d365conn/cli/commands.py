@@ -17,8 +17,9 @@ from .output import binary_target, text_target, write_parquet, write_rows
 from .progress import Progress
 
 EXIT_OK = 0
-_FETCH_ROWS = 1000
-_PARQUET_BATCH_ROWS = 10_000
+#: Rows taken from the cursor at a time: small, so the progress line moves page by page.
+_FETCH_ROWS = 100
+_PARQUET_BATCH_ROWS = 50_000
 
 
 def read_sql(args: argparse.Namespace) -> str:
@@ -56,9 +57,7 @@ def _rows(cur: Any, progress: Progress) -> Iterator[tuple[Any, ...]]:
 def _batches(cur: Any, progress: Progress) -> Iterator[Any]:
     from ..arrow import iter_batches
 
-    for batch in iter_batches(cur, _PARQUET_BATCH_ROWS):
-        yield batch
-        progress.add(batch.num_rows)
+    yield from iter_batches(cur, _PARQUET_BATCH_ROWS, on_rows=progress.add, fetch_rows=_FETCH_ROWS)
 
 
 def run_query(args: argparse.Namespace) -> int:

@@ -2,23 +2,23 @@
 
 Owns: :func:`plan_direct`. A SELECT over one table -- optionally with N:1 joins along lookups,
 written as ``$expand`` -- whose WHERE, grouping, aggregates, DISTINCT, ORDER BY and TOP all have
-an OData form becomes a single :class:`Scan` with ``local_sql is None``. When only the final
-ORDER BY or OFFSET is beyond the service (ordering by an aggregate, OFFSET on Dataverse), the scan
-is still pushed whole and a one-line local tail orders or skips its rows.
+an OData form becomes a single :class:`Scan` with ``local_sql is None`` (grouping, aggregates and
+DISTINCT are written by :mod:`.aggregate`). When only the final ORDER BY or OFFSET is beyond the
+service (ordering by an aggregate, OFFSET on Dataverse), the scan is still pushed whole and a
+one-line local tail orders or skips its rows.
 
 Anything else raises :class:`NotDirect`, and the general planner (:mod:`.general`) takes over.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from sqlglot import exp
 
 from d365conn.catalog.model import Column
 from d365conn.exceptions import ProgrammingError
+from d365conn.planner.aggregate import plan_grouped
 from d365conn.planner.context import (
     ANNOTATED_ROLES,
     PlanContext,
@@ -27,10 +27,23 @@ from d365conn.planner.context import (
     output_column,
     select_property,
 )
-from d365conn.planner.filters import FilterWriter, Term, ValueDependent, _wrap
+from d365conn.planner.filters import FilterWriter, Term, _wrap
 from d365conn.planner.names import Source, resolve_column, resolve_table, source_alias
-from d365conn.planner.plan import ODataQuery, OutputColumn, Plan, Prerequisite, ResultColumn, Scan
-from d365conn.planner.values import NotLiteral, Slot, Unpushable, literal_of
+from d365conn.planner.plan import ODataQuery, OutputColumn, Plan, Prerequisite, Scan
+from d365conn.planner.shape import (
+    Item,
+    NotDirect,
+    display_name,
+    order_target,
+    order_term,
+    page_size_for,
+    read_limit,
+    result_columns,
+    scan_alias,
+    service_nulls_first,
+    tail_sql,
+)
+from d365conn.planner.values import Unpushable
 
 _UNSUPPORTED_ARGS = (
     "having",
@@ -43,70 +56,6 @@ _UNSUPPORTED_ARGS = (
     "sample",
     "prewhere",
 )
-_AGG_METHODS: dict[type[exp.Expr], str] = {
-    exp.Sum: "sum",
-    exp.Avg: "average",
-    exp.Min: "min",
-    exp.Max: "max",
-}
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_DATETIME_TYPES = frozenset({"Edm.DateTimeOffset", "Edm.Date"})
-
-
-class NotDirect(Exception):
-    """The statement needs the local engine (internal signal)."""
-
-
-@dataclass(frozen=True)
-class _Item:
-    """One output column: its SQL name, the source/column it reads, or an aggregate."""
-
-    name: str
-    source: Source | None
-    column: Column | None
-    expr: exp.Expr
-
-
-def display_name(node: exp.Expr, dialect: str) -> str:
-    """The result column name of a projection: alias, column name, else the expression's text."""
-    if isinstance(node, exp.Alias):
-        return node.alias
-    if isinstance(node, exp.Column):
-        return node.name
-    return node.sql(dialect)
-
-
-def read_limit(select: exp.Expr) -> tuple[int | None, int | None]:
-    """(count, offset) of LIMIT/TOP/FETCH and OFFSET as integers."""
-    count: int | None = None
-    limit = select.args.get("limit")
-    if isinstance(limit, exp.Limit):
-        opts = limit.args.get("limit_options")
-        if opts is not None and (opts.args.get("percent") or opts.args.get("with_ties")):
-            raise NotDirect("TOP PERCENT / WITH TIES")
-        count = _int(limit.expression)
-    elif isinstance(limit, exp.Fetch):
-        opts = limit.args.get("limit_options")
-        if opts is not None and (opts.args.get("percent") or opts.args.get("with_ties")):
-            raise NotDirect("FETCH PERCENT / WITH TIES")
-        count = _int(limit.args.get("count")) if limit.args.get("count") is not None else None
-    offset_node = select.args.get("offset")
-    offset = _int(offset_node.expression) if isinstance(offset_node, exp.Offset) else None
-    return count, offset
-
-
-def _int(node: exp.Expr | None) -> int:
-    if node is None:
-        raise NotDirect("no count")
-    try:
-        value = literal_of(node)
-    except NotLiteral:
-        raise NotDirect("LIMIT is not a constant") from None
-    if isinstance(value, Slot):
-        raise ValueDependent
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ProgrammingError(f"LIMIT/TOP/OFFSET must be a non-negative integer, not {value!r}")
-    return value
 
 
 def _expand_sources(select: exp.Select, base: Source, ctx: PlanContext) -> list[tuple[Source, bool]]:
@@ -145,72 +94,31 @@ def _expand_sources(select: exp.Select, base: Source, ctx: PlanContext) -> list[
     return out
 
 
-def _projection(select: exp.Select, sources: list[Source], ctx: PlanContext) -> list[_Item]:
-    items: list[_Item] = []
+def _projection(select: exp.Select, sources: list[Source], ctx: PlanContext) -> list[Item]:
+    items: list[Item] = []
     for node in select.expressions:
         if isinstance(node, exp.Star):
             for src in sources:
-                items.extend(_Item(c.name, src, c, node) for c in src.table.columns)
+                items.extend(Item(c.name, src, c, node) for c in src.table.columns)
             continue
         if isinstance(node, exp.Column) and isinstance(node.this, exp.Star):
             matches = [s for s in sources if s.alias.casefold() == node.table.casefold()]
             if not matches:
                 raise ProgrammingError(f"unknown table alias '{node.table}'")
-            items.extend(_Item(c.name, matches[0], c, node) for c in matches[0].table.columns)
+            items.extend(Item(c.name, matches[0], c, node) for c in matches[0].table.columns)
             continue
         inner = node.this if isinstance(node, exp.Alias) else node
         if isinstance(inner, exp.Column):
             src, col = resolve_column(inner, sources)
-            items.append(_Item(display_name(node, ctx.dialect), src, col, inner))
+            items.append(Item(display_name(node, ctx.dialect), src, col, inner))
         else:
-            items.append(_Item(display_name(node, ctx.dialect), None, None, inner))
+            items.append(Item(display_name(node, ctx.dialect), None, None, inner))
     return items
 
 
 def _path(item_source: Source, col: Column) -> tuple[str, ...]:
     key = json_key(col)
     return (item_source.navigation, key) if item_source.navigation else (key,)
-
-
-def _order_target(node: exp.Expr, items: list[_Item], select: exp.Select) -> exp.Expr | _Item:
-    """An ORDER BY term as a projection item (position or alias) or the expression itself."""
-    if isinstance(node, exp.Literal) and not node.is_string:
-        index = int(node.this) - 1
-        if not 0 <= index < len(items) or any(isinstance(e, exp.Star) for e in select.expressions):
-            raise NotDirect("ORDER BY position")
-        return items[index]
-    if isinstance(node, exp.Column) and not node.table:
-        for item, proj in zip(items, select.expressions, strict=False):
-            if isinstance(proj, exp.Alias) and proj.alias.casefold() == node.name.casefold():
-                return item
-    return node
-
-
-def _service_nulls_first(desc: bool, ctx: PlanContext) -> bool:
-    return (not desc) if ctx.caps.nulls_low else desc
-
-
-def _tail_order(ordered: exp.Ordered, name: str, ctx: PlanContext) -> str:
-    desc = bool(ordered.args.get("desc"))
-    if ctx.explicit_nulls:
-        nulls_first = bool(ordered.args.get("nulls_first"))
-    else:
-        nulls_first = _service_nulls_first(desc, ctx)
-    quoted = '"' + name.replace('"', '""') + '"'
-    return f"{quoted}{' DESC' if desc else ''} NULLS {'FIRST' if nulls_first else 'LAST'}"
-
-
-def _tail(alias: str, order: list[str], count: int | None, offset: int | None) -> str | None:
-    if not order and count is None and not offset:
-        return None
-    sql = f'SELECT * FROM "{alias}"'  # noqa: S608 -- alias is the planner's own relation name
-    if order:
-        sql += " ORDER BY " + ", ".join(order)
-    if count is not None:
-        sql += f" LIMIT {count}"
-    if offset:
-        sql += f" OFFSET {offset}"
-    return sql
 
 
 def plan_direct(select: exp.Expr, ctx: PlanContext, fallback: Callable[[], Plan]) -> Plan:
@@ -271,7 +179,7 @@ def plan_direct(select: exp.Expr, ctx: PlanContext, fallback: Callable[[], Plan]
         raise NotDirect("the filter would not fit the request URL")
     aggregated = bool(select.args.get("group")) or any(i.column is None for i in items)
     if aggregated or select.args.get("distinct"):
-        plan = _plan_grouped(select, ctx, base, expands, items, filter_text, fallback)
+        plan = plan_grouped(select, ctx, base, expands, items, filter_text, fallback)
     else:
         plan = _plan_rows(select, ctx, base, expands, items, filter_text)
     if prerequisites:
@@ -323,26 +231,12 @@ def _prerequisite(  # noqa: PLR0917
     return placeholder
 
 
-def _page(ctx: PlanContext, limit: int | None) -> int | None:
-    size = ctx.page_size
-    if limit is not None and limit > 0 and (size is None or limit < size):
-        cap = ctx.caps.max_page_size
-        return limit if cap is None or limit <= cap else size
-    return size
-
-
-def _result(columns: tuple[OutputColumn, ...]) -> tuple[ResultColumn, ...]:
-    return tuple(
-        ResultColumn(c.name, c.edm_type, c.nullable, c.precision, c.scale, c.max_length) for c in columns
-    )
-
-
 def _plan_rows(  # noqa: PLR0917
     select: exp.Select,
     ctx: PlanContext,
     base: Source,
     expands: list[tuple[Source, bool]],
-    items: list[_Item],
+    items: list[Item],
     filter_text: str | None,
 ) -> Plan:
     caps = ctx.caps
@@ -370,12 +264,12 @@ def _plan_rows(  # noqa: PLR0917
     tail_order: list[str] = []
     order = select.args.get("order")
     for ordered in order.expressions if order is not None else []:
-        target = _order_target(ordered.this, items, select)
+        target = order_target(ordered.this, items, select)
         desc = bool(ordered.args.get("desc"))
         src: Source | None
         col: Column | None
         name: str | None
-        if isinstance(target, _Item):
+        if isinstance(target, Item):
             src, col, name = target.source, target.column, target.name
         elif isinstance(target, exp.Column):
             src, col = resolve_column(target, [base, *(s for s, _ in expands)])
@@ -384,7 +278,7 @@ def _plan_rows(  # noqa: PLR0917
             raise NotDirect("ORDER BY expression")
         if src is None or col is None:
             raise NotDirect("ORDER BY expression")
-        nulls_ok = not ctx.explicit_nulls or bool(ordered.args.get("nulls_first")) == _service_nulls_first(
+        nulls_ok = not ctx.explicit_nulls or bool(ordered.args.get("nulls_first")) == service_nulls_first(
             desc, ctx
         )
         sort_prop: str | None = None
@@ -398,7 +292,7 @@ def _plan_rows(  # noqa: PLR0917
         if name is None or names.count(name) != 1:
             tail_order.append("\x00")  # not reorderable locally
         else:
-            tail_order.append(_tail_order(ordered, name, ctx))
+            tail_order.append(order_term(ordered, name, ctx))
     count, offset = read_limit(select)
     order_pushed = len(pushed_order) == len(tail_order)
     if not order_pushed and "\x00" in tail_order:
@@ -413,7 +307,7 @@ def _plan_rows(  # noqa: PLR0917
             top = limit = None if count is None else count + offset
             if len(set(names)) != len(names):
                 raise NotDirect("duplicate names under a local OFFSET")
-            local = _tail(_alias(ctx, base), [], count, offset)
+            local = tail_sql(scan_alias(ctx, base), [], count, offset)
             notes.append("OFFSET runs locally: the service has no $skip")
         else:
             top = limit = count
@@ -423,7 +317,7 @@ def _plan_rows(  # noqa: PLR0917
         if len(set(names)) != len(names):
             raise NotDirect("duplicate names under a local ORDER BY")
         orderby = ()
-        local = _tail(_alias(ctx, base), tail_order, count, offset)
+        local = tail_sql(scan_alias(ctx, base), tail_order, count, offset)
         notes.append("ORDER BY runs locally: the service cannot sort by these terms")
     if top is not None and not caps.top:
         top = None
@@ -437,210 +331,18 @@ def _plan_rows(  # noqa: PLR0917
         expand=expand,
     )
     scan = Scan(
-        alias=_alias(ctx, base),
+        alias=scan_alias(ctx, base),
         table=base.table.name,
         query=query,
         columns=tuple(columns),
         limit=limit,
         annotations=annotations,
-        page_size=_page(ctx, limit),
+        page_size=page_size_for(ctx, limit),
     )
     return Plan(
         scans=(scan,),
-        columns=_result(scan.columns),
+        columns=result_columns(scan.columns),
         local_sql=local,
         notes=tuple(notes),
         collation=ctx.caps.collation if local else None,
     )
-
-
-def _alias(ctx: PlanContext, base: Source) -> str:
-    # One scan per direct plan: its relation is named after its table.
-    return base.table.name.lower()
-
-
-def _plan_grouped(  # noqa: PLR0917
-    select: exp.Select,
-    ctx: PlanContext,
-    base: Source,
-    expands: list[tuple[Source, bool]],
-    items: list[_Item],
-    filter_text: str | None,
-    fallback: Callable[[], Plan],
-) -> Plan:
-    caps = ctx.caps
-    if expands:
-        raise NotDirect("aggregate over a join")
-    distinct = select.args.get("distinct")
-    if distinct is not None and (distinct.args.get("on") or any(i.column is None for i in items)):
-        raise NotDirect("DISTINCT ON / DISTINCT aggregate")
-    group = select.args.get("group")
-    keys: list[Column] = []
-    if group is not None:
-        if any(group.args.get(k) for k in ("grouping_sets", "cube", "rollup", "totals")):
-            raise NotDirect("grouping sets")
-        for node in group.expressions:
-            if not isinstance(node, exp.Column):
-                raise NotDirect("GROUP BY expression")
-            _, col = resolve_column(node, [base])
-            keys.append(col)
-    elif distinct is not None:
-        keys = [i.column for i in items if i.column is not None]
-    # COUNT(*) alone, without $apply: the exact count from <set>/$count where it is exact.
-    if not keys and len(items) == 1 and _is_count_star(items[0].expr) and not caps.apply and caps.count_path:
-        query = ODataQuery(resource=f"{base.table.entity_set}/$count", filter=filter_text)
-        out = OutputColumn(items[0].name, "Edm.Int64", ("$count",), nullable=False)
-        scan = Scan(alias=_alias(ctx, base), table=base.table.name, query=query, columns=(out,), kind="count")
-        return Plan(scans=(scan,), columns=_result(scan.columns), notes=("count from /$count",))
-    if not caps.apply:
-        raise NotDirect("no $apply")
-    key_props: list[str] = []
-    for col in keys:
-        if col.role not in ("attribute", "choice", "lookup") or not col.filterable:
-            raise NotDirect("group key")
-        if not caps.apply_groupby_datetime and col.edm_type in _DATETIME_TYPES:
-            raise NotDirect("groupby on a datetime")
-        prop = col.property or col.name
-        if prop not in key_props:
-            key_props.append(prop)
-    columns: list[OutputColumn] = []
-    aggs: list[str] = []
-    used = {c.name.lower() for c in base.table.columns} | {p.lower() for p in key_props}
-    for item in items:
-        if item.column is not None:
-            if item.column not in keys:
-                raise NotDirect("column neither grouped nor aggregated")
-            columns.append(output_column(item.name, item.column, (item.column.property or item.column.name,)))
-            continue
-        alias = _agg_alias(item.name, used, len(aggs))
-        used.add(alias.lower())
-        text, edm = _aggregate(item.expr, base, alias, ctx)
-        aggs.append(text)
-        columns.append(OutputColumn(item.name, edm, (alias,), nullable=not text.startswith("$count")))
-    steps: list[str] = []
-    if filter_text is not None:
-        steps.append(f"filter({filter_text})")
-    aggregate = f"aggregate({','.join(aggs)})" if aggs else ""
-    if key_props:
-        inner = f",{aggregate}" if aggregate else ""
-        steps.append(f"groupby(({','.join(key_props)}){inner})")
-    else:
-        steps.append(aggregate)
-    apply = "/".join(steps)
-    # ORDER BY: group keys in $orderby; aggregates (refused by Dataverse) in a local tail.
-    names = [c.name for c in columns]
-    pushed: list[str] = []
-    tail: list[str] = []
-    order = select.args.get("order")
-    for ordered in order.expressions if order is not None else []:
-        target = _order_target(ordered.this, items, select)
-        desc = bool(ordered.args.get("desc"))
-        hit: _Item | None = target if isinstance(target, _Item) else None
-        if hit is None and isinstance(target, exp.Column):
-            _, key_col = resolve_column(target, [base])
-            hit = next((i for i in items if i.column is key_col), None)
-        if hit is None:
-            hit = next((i for i in items if i.column is None and i.expr == target), None)
-        if hit is None or names.count(hit.name) != 1:
-            raise NotDirect("ORDER BY not in the result")
-        tail.append(_tail_order(ordered, hit.name, ctx))
-        nulls_ok = not ctx.explicit_nulls or bool(ordered.args.get("nulls_first")) == _service_nulls_first(
-            desc, ctx
-        )
-        if hit.column is not None and caps.apply_orderby_keys and nulls_ok and hit.column.sortable:
-            key_prop = hit.column.property or hit.column.name
-            pushed.append(f"{key_prop} desc" if desc else key_prop)
-        elif hit.column is None and caps.apply_orderby_aggregate and nulls_ok:
-            alias_text = columns[names.index(hit.name)].path[0]
-            pushed.append(f"{alias_text} desc" if desc else alias_text)
-    count, offset = read_limit(select)
-    order_pushed = len(pushed) == len(tail)
-    local: str | None = None
-    limit: int | None = None
-    notes = []
-    if caps.apply_row_limit:
-        notes.append(
-            f"aggregated by the service; over {caps.apply_row_limit} rows it refuses and the fallback runs"
-        )
-    if order_pushed and not offset:
-        limit = count  # $top is not sent with $apply: only the client stops early
-        orderby = tuple(pushed)
-    else:
-        if len(set(names)) != len(names):
-            raise NotDirect("duplicate names under a local tail")
-        orderby = () if not order_pushed else tuple(pushed)
-        local = _tail(_alias(ctx, base), [] if order_pushed else tail, count, offset)
-        notes.append("ORDER BY/OFFSET of the aggregate runs locally")
-    query = ODataQuery(resource=base.table.entity_set, apply=apply, orderby=orderby)
-    scan = Scan(
-        alias=_alias(ctx, base),
-        table=base.table.name,
-        query=query,
-        columns=tuple(columns),
-        limit=limit,
-        page_size=_page(ctx, limit),
-    )
-    return Plan(
-        scans=(scan,),
-        columns=_result(scan.columns),
-        local_sql=local,
-        fallback=fallback() if caps.apply_row_limit else None,
-        notes=tuple(notes),
-        collation=caps.collation if local else None,
-    )
-
-
-def _is_count_star(node: exp.Expr) -> bool:
-    return isinstance(node, exp.Count) and isinstance(node.this, exp.Star)
-
-
-def _agg_alias(name: str, used: set[str], n: int) -> str:
-    if _IDENT.match(name) and name.lower() not in used:
-        return name
-    alias = f"agg{n}"
-    while alias.lower() in used:
-        alias += "_"
-    return alias
-
-
-def _aggregate(node: exp.Expr, base: Source, alias: str, ctx: PlanContext) -> tuple[str, str]:
-    """One aggregate as ``$apply`` text and the Edm type of its result."""
-    if _is_count_star(node):
-        return f"$count as {alias}", "Edm.Int32"
-    if isinstance(node, exp.Count) and isinstance(node.this, exp.Distinct):
-        args = node.this.expressions
-        if (
-            len(args) != 1
-            or not isinstance(args[0], exp.Column)
-            or "countdistinct" not in (ctx.caps.apply_methods)
-        ):
-            raise NotDirect("COUNT(DISTINCT ...)")
-        _, col = resolve_column(args[0], [base])
-        if col.role not in ("attribute", "choice", "lookup"):
-            raise NotDirect("aggregate column")
-        return f"{col.property or col.name} with countdistinct as {alias}", "Edm.Int32"
-    method = _AGG_METHODS.get(type(node))
-    if method is None or method not in ctx.caps.apply_methods or not isinstance(node.this, exp.Column):
-        raise NotDirect("aggregate")
-    _, col = resolve_column(node.this, [base])
-    if col.role not in ("attribute", "choice"):
-        raise NotDirect("aggregate column")
-    numeric = col.edm_type in (
-        "Edm.Int16",
-        "Edm.Int32",
-        "Edm.Int64",
-        "Edm.Decimal",
-        "Edm.Double",
-        "Edm.Single",
-    )
-    if method in ("sum", "average") and not numeric:
-        raise NotDirect("sum/average of a non-number")
-    if method == "sum":
-        edm = "Edm.Int64" if col.edm_type.startswith("Edm.Int") else col.edm_type
-    elif method == "average":
-        # An average is a double, as the local engine (the fallback) computes it: one result type
-        # whichever side answers.
-        edm = "Edm.Double"
-    else:
-        edm = col.edm_type
-    return f"{col.property or col.name} with {method} as {alias}", edm

@@ -149,7 +149,13 @@ class FilterWriter:
             raise Unpushable
         for cls_name, func in self.caps.functions:
             if type(node).__name__ == cls_name:
-                inner = self.term(node.this)
+                arg = node.this
+                if func in ("year", "month", "day") and (
+                    isinstance(arg, exp.TsOrDsToDate)
+                    or (isinstance(arg, exp.Cast) and arg.to.this == exp.DataType.Type.DATE)
+                ):
+                    arg = arg.this  # T-SQL's YEAR(x) reads as YEAR(<x as a date>): the same parts
+                inner = self.term(arg)
                 wanted = _DATE_TYPES if func in ("year", "month", "day") else ("Edm.String",)
                 if inner.edm_type not in wanted:
                     raise Unpushable
@@ -483,6 +489,8 @@ def _top_level(text: str) -> list[tuple[int, str]]:
 def _wrap(text: str, joiner: str) -> str:
     """Parenthesise an operand of and/or when it holds the other connective at its top level."""
     other = " or " if joiner == "and" else " and "
+    if other not in text:
+        return text
     for i, ch in _top_level(text):
         if ch == " " and text.startswith(other, i):
             return f"({text})"

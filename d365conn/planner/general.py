@@ -41,11 +41,11 @@ from d365conn.planner.context import (
     output_column,
     select_property,
 )
-from d365conn.planner.direct import NotDirect, _page, display_name, read_limit
 from d365conn.planner.filters import FilterWriter, ValueDependent, _wrap
 from d365conn.planner.like import local_like, parse_pattern
 from d365conn.planner.names import Source, column_of, resolve_table, unknown
 from d365conn.planner.plan import ODataQuery, Plan, ResultColumn, Scan
+from d365conn.planner.shape import NotDirect, display_name, page_size_for, read_limit
 from d365conn.planner.values import NotLiteral, Slot, Unpushable, literal_of
 
 _SQL_TYPES = {
@@ -475,7 +475,7 @@ def _build_scan(state: _ScanState, ctx: PlanContext) -> Scan:
         columns=tuple(output_column(c.name, c, (json_key(c),)) for c in needed),
         limit=state.top,
         annotations=any(c.role in ANNOTATED_ROLES for c in needed),
-        page_size=_page(ctx, state.top),
+        page_size=page_size_for(ctx, state.top),
     )
 
 

@@ -24,10 +24,11 @@ from d365conn.catalog.model import CatalogView
 from d365conn.exceptions import NotSupportedError, ProgrammingError
 from d365conn.planner.capabilities import Capabilities
 from d365conn.planner.context import PlanContext, SlotBook
-from d365conn.planner.direct import NotDirect, plan_direct
+from d365conn.planner.direct import plan_direct
 from d365conn.planner.general import plan_general
 from d365conn.planner.parse import bind_parameters, parse_statement
 from d365conn.planner.plan import ODataQuery, Plan, Prerequisite, Scan
+from d365conn.planner.shape import NotDirect
 from d365conn.planner.values import Unpushable, json_element, odata_literal
 
 _WRITES: dict[type[exp.Expr], str] = {

@@ -11,9 +11,11 @@ error 0x8004E023; no grouping on date-time columns; no ordering by an aggregate)
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from d365conn.sandbox.encode import FORMATTED, formatter
 from d365conn.sandbox.errors import AGGREGATE_LIMIT, ServiceError, unsupported
 from d365conn.sandbox.filterparse import Node, parse_filter, split_top_level
 from d365conn.sandbox.model import Column, Table
@@ -73,6 +75,16 @@ def parse_aggregations(text: str) -> list[Aggregation]:
             raise unsupported(f"The aggregate method '{match.group(2)}' is not supported.")
         result.append(Aggregation(match.group(2), match.group(1), match.group(3)))
     return result
+
+
+def _aggregate_format(column: Column | None) -> Callable[[Any], str] | None:
+    """FormattedValue of a group key or aggregate: choice labels, money with the base currency's
+    symbol (aggregates add up `_base`-comparable amounts across currencies, as the service does)."""
+    if column is None or column.is_lookup:
+        return None
+    if column.kind == "Money":
+        return lambda v: f"-${-float(v):,.2f}" if float(v) < 0 else f"${float(v):,.2f}"
+    return formatter(column)
 
 
 def parse_apply(text: str, aliases: dict[str, str]) -> Apply:
@@ -174,19 +186,27 @@ def run_apply(  # noqa: PLR0917 - internal helper; every call site names its arg
         sql += f" ORDER BY {', '.join(order_parts)}"
     sql += f" LIMIT {min(top or MAX_PAGE, MAX_PAGE)}"
     rows = ctx.connection.execute(sql, params).fetchall()
+    value_columns = key_columns + [
+        None if a.method in ("count", "countdistinct") else compiler.path(a.prop.split("/")).column
+        for a in apply.aggregates
+    ]
+    formats = [
+        _aggregate_format(column) if ctx.annotations.wants(FORMATTED) else None for column in value_columns
+    ]
     values = []
     for row in rows:
         item: dict[str, Any] = {}
-        for index, (name, raw) in enumerate(zip(names, row, strict=True)):
-            column = key_columns[index] if index < len(key_columns) else None
+        for name, raw, column, format_value in zip(names, row, value_columns, formats, strict=True):
             value = (
                 bool(raw) if column is not None and column.edm == "Edm.Boolean" and raw is not None else raw
             )
             if "/" in name:
                 head, tail = name.split("/", 1)
                 item.setdefault(head, {})[tail] = value
-            else:
-                item[name] = value
+                continue
+            if format_value is not None and value is not None:
+                item[f"{name}@{FORMATTED}"] = format_value(value)
+            item[name] = value
         values.append(item)
     context_names = ",".join(n.split("/")[0] for n in names)
     return {

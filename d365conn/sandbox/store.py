@@ -20,6 +20,17 @@ from d365conn.sandbox import collation
 from d365conn.sandbox.model import Column, Schema, Table
 
 SCHEMA_VERSION = "1"
+INDEXED_LOOKUPS = frozenset(
+    {
+        ("account", "primarycontactid"),
+        ("account", "parentaccountid"),
+        ("contact", "parentcustomerid"),
+        ("contact", "parentcontactid"),
+        ("opportunity", "parentaccountid"),
+        ("opportunity", "customerid"),
+        ("opportunity", "parentcontactid"),
+    }
+)
 SQL_TYPES = {
     "Edm.String": "TEXT COLLATE NOCASE",
     "Edm.Guid": "TEXT COLLATE NOCASE",
@@ -65,9 +76,9 @@ def create_table_sql(table: Table, first: list[str] | None = None) -> str:
 def index_sql(schema: Schema, table: Table) -> list[str]:
     statements = []
     for column in table.columns.values():
-        # Lookups to the customer tables carry the 1:N expands and lambdas clients use; the
-        # owner/currency/audit ones point at tiny tables and would only slow generation down.
-        if column.is_lookup and any(t in ("account", "contact") for t in column.targets):
+        # The lookups that carry the 1:N expands and lambdas clients use; the others point at tiny
+        # tables or stay null in generated data, and would only slow generation down.
+        if (table.logical, column.logical) in INDEXED_LOOKUPS:
             statements.append(
                 f"CREATE INDEX IF NOT EXISTS {quote('ix_' + table.logical + '_' + column.logical)} "
                 f"ON {quote(table.logical)} ({quote(column.prop)})"

@@ -7,7 +7,8 @@ back tuples converted by :mod:`d365conn.values`. Nothing here knows SQL or the c
 
 from __future__ import annotations
 
-from .client import Transport, encode_json
+from ..values.encode import encode_json
+from .client import Transport
 from .paging import ANNOTATIONS, Page, PageStream, iter_pages, prefer_header, scan_batches, scan_rows
 from .retry import Deadline, RetryPolicy
 

@@ -16,13 +16,10 @@ Paging (``iter_pages``) and typed rows (``scan_rows``) live in :mod:`.paging`.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
@@ -30,6 +27,7 @@ import urllib3.exceptions
 
 from .. import exceptions as exc
 from ..config import Config
+from ..values.encode import encode_json
 from ..values.jsonpage import MalformedJSON, loads_exact
 from .errors import error_from_response, request_id
 from .retry import THROTTLED, TRANSIENT_STATUSES, Deadline, Failure, RetryPolicy, parse_retry_after, retryable
@@ -357,43 +355,4 @@ def _path(url: str) -> str:
     return url.split("?", 1)[0]
 
 
-# --- JSON for writes --------------------------------------------------------------------------------
-
-
-def encode_json(value: Any) -> bytes:
-    """JSON for a request body: Decimal as an exact number, UUID/date/datetime as OData text,
-    bytes as base64."""
-    import base64
-    import datetime as dt
-
-    placeholders: dict[str, str] = {}
-    # Decimals go through json as unique placeholder strings, then their exact text replaces them;
-    # the random nonce makes a clash with a real string value impossible in practice.
-    nonce = uuid.uuid4().hex
-
-    def default(obj: Any) -> Any:
-        if isinstance(obj, Decimal):
-            if not obj.is_finite():
-                raise exc.DataError(f"cannot send the decimal {obj}: only finite numbers exist in OData")
-            token = f"\u0000{nonce}{len(placeholders)}\u0000"
-            placeholders[token] = str(obj)  # always a valid JSON number for a finite Decimal
-            return token
-        if isinstance(obj, uuid.UUID):
-            return str(obj)
-        if isinstance(obj, dt.datetime):
-            if obj.tzinfo is None:
-                obj = obj.replace(tzinfo=dt.timezone.utc)
-            return obj.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
-        if isinstance(obj, (dt.date, dt.time)):
-            return obj.isoformat()
-        if isinstance(obj, (bytes, bytearray, memoryview)):
-            return base64.b64encode(bytes(obj)).decode("ascii")
-        raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
-
-    text = json.dumps(value, default=default, ensure_ascii=False, separators=(",", ":"))
-    for token, number in placeholders.items():
-        text = text.replace(json.dumps(token), number)
-    return text.encode("utf-8")
-
-
-__all__ = ["Transport", "encode_json", "idempotent_method"]
+__all__ = ["Transport", "encode_json", "idempotent_method"]  # encode_json: re-exported for writes

@@ -8,6 +8,7 @@ I/O; the transport hands over response bodies and gets tuples back.
 from __future__ import annotations
 
 from .edm import ConversionFailure, Converter, converter_for, normalize_edm_type
+from .encode import encode_json
 from .jsonpage import (
     HAVE_MSGSPEC,
     Envelope,
@@ -28,6 +29,7 @@ __all__ = [
     "PageDecoder",
     "RowDecoder",
     "converter_for",
+    "encode_json",
     "gc_paused",
     "loads_exact",
     "make_row_decoder",

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 Params = Sequence[Any] | Mapping[str, Any] | None
 
 _CHECK_CHUNK = 100
+_EXPLAIN_OPS = 20
+_PER_ROW = {"INSERT": "POST", "UPDATE": "PATCH", "DELETE": "DELETE", "UPSERT": "PATCH (upsert)"}
 _TEMPLATE_CACHE = 128
 
 
@@ -46,6 +48,11 @@ class WriteExecutor:
         self.queue: list[Operation] = []
         self._templates: OrderedDict[str, WriteTemplate] = OrderedDict()
         self._targets: dict[uuid.UUID, str] = {}
+        #: The running statement's deadline (StatementTimeout bounds the whole statement, reads included).
+        self._deadline: float | None = None
+
+    def _start_statement(self) -> None:
+        self._deadline = self.service.transport.statement_deadline()
 
     # -- statements -----------------------------------------------------------------------------
 
@@ -67,15 +74,15 @@ class WriteExecutor:
         return found
 
     def execute(self, sql: str, params_list: Sequence[Params], *, autocommit: bool, many: bool) -> Result:
+        self._start_statement()
         template = self.template(sql)
         ops = self.operations(template, params_list)
         if not autocommit:
             return self._queue(template, ops)
         config = self.service.config
         atomic = not (many and config.continue_on_error)
-        bulk = len(ops) > 1 and self._bulk_allowed(
-            template
-        )  # the probe costs a request: only when it matters
+        # The bulk-action probe costs a request: asked only when there are several rows.
+        bulk = len(ops) > 1 and self._bulk_allowed(template)
         outcomes = self.sender().run(ops, atomic=atomic, bulk=bulk)
         return _result(template, outcomes)
 
@@ -91,11 +98,47 @@ class WriteExecutor:
         self._resolve_pending(ops)
         return ops
 
+    def explain(self, sql: str, params: Params) -> list[str]:
+        """The requests a write statement would send, without sending any (EXPLAIN)."""
+        from ..planner import plan_statement
+
+        service = self.service
+        root = service.config.service_root
+        template = self.template(sql)
+        bound = template.bind(params, 0)
+        lines: list[str] = []
+        for source in bound.sources:
+            plan = plan_statement(
+                source.query, None, service.catalog, service.capabilities, dialect=service.config.sql_dialect,
+                page_size=service.config.page_size or None,
+            )  # fmt: skip
+            lines.append("first, read the rows to change:")
+            lines.extend("  " + line for line in plan.explain(root))
+            lines.append(
+                f"then, for each row read: {_PER_ROW[template.kind]} {root}{template.table.entity_set}..."
+            )
+        for op in bound.operations[:_EXPLAIN_OPS]:
+            lines.append(_describe(root, op))
+        if len(bound.operations) > _EXPLAIN_OPS:
+            lines.append(f"... and {len(bound.operations) - _EXPLAIN_OPS} more")
+        count = len(bound.operations)
+        if bound.sources or count > 1:
+            size = service.config.batch_size
+            how = f"$batch change sets of up to {size} requests (each atomic)"
+            if template.kind in ("INSERT", "UPSERT") and service.config.use_bulk_actions != "false":
+                how += "; CreateMultiple/UpsertMultiple instead where the table supports them"
+            lines.append(f"sent as: {how}")
+        elif count == 1:
+            lines.append("sent as: one request")
+        else:
+            lines.append("sent as: nothing (no row is addressed)")
+        return lines
+
     def sender(self) -> Sender:
         service = self.service
         return Sender(
             service.transport, service.config.service_root, batch_size=service.config.batch_size,
-            deadline=service.transport.statement_deadline, exists=self._existing,
+            deadline=lambda: self._deadline, exists=self._existing,
         )  # fmt: skip
 
     def _bulk_allowed(self, template: WriteTemplate) -> bool:
@@ -118,7 +161,7 @@ class WriteExecutor:
             query, None, service.catalog, service.capabilities, dialect=service.config.sql_dialect,
             page_size=service.config.page_size or None,
         )  # fmt: skip
-        columns, rows, close = run_plan(service, plan, deadline=service.transport.statement_deadline())
+        columns, rows, close = run_plan(service, plan, deadline=self._deadline)
         try:
             return [c.name for c in columns], list(rows)
         finally:
@@ -179,7 +222,7 @@ class WriteExecutor:
             path = f"{builder.entity_set(target)}({ref.guid})?$select={table.primary_key[0]}"
             url = service.config.service_root + path
             try:
-                service.transport.get_json(url)
+                service.transport.get_json(url, deadline=self._deadline)
             except exc.NotFoundError:
                 continue
             holders.append(target)
@@ -215,12 +258,28 @@ class WriteExecutor:
 
     def commit(self) -> None:
         ops, self.queue = self.queue, []
+        self._start_statement()
         if ops:
             # A transaction is atomic per change set; rows must all apply, so no "absent" pre-check.
             self.sender().run(ops, atomic=True, bulk=False, check_absent=False)
 
     def rollback(self) -> None:
         self.queue = []
+
+
+def _describe(root: str, op: Operation) -> str:
+    from ..transport import encode_json
+
+    text = f"{op.method} {root}{op.path()}"
+    text += "".join(f" {name}: {value}" for name, value in op.headers().items())
+    body = op.json_body()
+    if body:
+        shown = encode_json(body).decode("utf-8")
+        text += " " + (shown if len(shown) <= 300 else shown[:297] + "...")
+    if op.pending:
+        names = ", ".join(ref.column.name for ref in op.pending)
+        text += f" (target table of {names} found by looking the id up first)"
+    return text
 
 
 def _assign_key(op: Operation) -> uuid.UUID | None:

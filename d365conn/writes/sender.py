@@ -62,7 +62,7 @@ def id_from_entity_url(url: str | None) -> str | None:
 def _with_row(error: exc.Error, op: Operation, note: str = "") -> exc.Error:
     error.message = f"{op.describe()}: {error.message}{note}"
     error.args = (error.message,)
-    vars(error).update(row=op.row)
+    error.row = op.row
     return error
 
 
@@ -142,7 +142,7 @@ class Sender:
                 if applied:
                     error.message += f" ({applied} row(s) of earlier batches were applied and stay applied)"
                     error.args = (error.message,)
-                vars(error).update(applied=applied)
+                error.applied = applied
                 raise
             applied += sum(o.affected for o in done)
             outcomes.extend(done)

@@ -334,6 +334,8 @@ def _key_ops(
     ops = []
     seen: set[tuple[object, ...]] = set()
     version = kw.version(params) if kw.version is not None else None
+    if kw.version is not None and version is None:
+        return ops  # `versionnumber = NULL` matches no row
     for getters in kw.keys:
         values = [g(params) for g in getters]
         if any(v is None for v in values):

@@ -161,3 +161,12 @@ def test_other_dialects() -> None:
     assert mysql.scans[0].query.filter == "contains(name,'[[]x]')"
     duck = plan_statement("SELECT name FROM account WHERE revenue::INT > 5", None, DATAVERSE, DV)
     assert duck.local_sql is not None  # read as DuckDB SQL after T-SQL could not
+
+
+def test_a_parsed_expression_is_accepted() -> None:
+    import sqlglot
+
+    tree = sqlglot.parse_one("SELECT name FROM account WHERE name = 'x'", read="tsql")
+    plan = plan_statement(tree, None, DATAVERSE, DV)
+    assert plan.scans[0].query.readable() == "accounts?$select=name&$filter=name eq 'x'"
+    assert tree.sql() == "SELECT name FROM account WHERE name = 'x'"  # the caller's tree is untouched

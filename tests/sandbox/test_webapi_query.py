@@ -237,3 +237,13 @@ def test_case_insensitive_beyond_ascii_and_like_character_classes(api: Api) -> N
     assert classes and all(n[0] in "ABC" for n in classes)
     negated = names(api, "$filter=" + quote("startswith(name,'[^a-y]')"))
     assert negated == [] or all(n[0] in "Zz" or not n[0].isalpha() for n in negated)
+
+
+def test_apply_results_carry_formatted_values_when_preferred(api: Api) -> None:
+    body = api.get(
+        "accounts?$apply=" + quote("groupby((industrycode),aggregate(revenue with sum as total))"),
+        Prefer='odata.include-annotations="OData.Community.Display.V1.FormattedValue"',
+    ).json()
+    row = next(r for r in body["value"] if r["industrycode"] == 1)
+    assert row["industrycode@OData.Community.Display.V1.FormattedValue"] == "Accounting"
+    assert row["total@OData.Community.Display.V1.FormattedValue"].startswith("$")

@@ -258,3 +258,15 @@ def test_encode_json_is_exact() -> None:
     )
     with pytest.raises(exc.DataError):
         encode_json({"x": Decimal("NaN")})
+
+
+def test_an_unrenewable_token_surfaces_the_token_sources_error(service: FakeService) -> None:
+    class Expired(FakeTokens):
+        def invalidate(self, authorization: str) -> None:
+            raise exc.AuthenticationError("the access token expired", hint="run d365conn login")
+
+    transport = make_transport(service.url, Expired())
+    service.handler = lambda request: Reply(401, b"")
+    with pytest.raises(exc.AuthenticationError, match="d365conn login"):
+        transport.get_json(service.url + "accounts")
+    assert len(service.get_requests()) == 1

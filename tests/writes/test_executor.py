@@ -274,3 +274,41 @@ def test_errors_carry_the_service_code(connect: Any, tag: str) -> None:
     with pytest.raises(exc.DuplicateRecordError) as info:
         cur.execute("INSERT INTO account (name, accountnumber) VALUES (?, ?)", (tag, tag))
     assert isinstance(info.value, exc.IntegrityError) and info.value.status == 412 and info.value.code
+
+
+def test_executemany_by_key_counts_missing_rows_as_zero(connect: Any, reader: Reader, tag: str) -> None:
+    conn = connect(UseBulkActions="false")
+    cur = conn.cursor()
+    cur.execute(
+        f"INSERT INTO account (name) OUTPUT inserted.accountid VALUES ('{tag}'), ('{tag}'), ('{tag}')"
+    )
+    ids = [r[0] for r in cur.fetchall()]
+    missing = [uuid.uuid4(), uuid.uuid4()]
+    before = requests_of(conn)
+    cur.executemany("UPDATE account SET description = ? WHERE accountid = ?",
+                    [("seen", i) for i in [ids[0], missing[0], ids[1], missing[1], ids[2]]])  # fmt: skip
+    assert cur.rowcount == 3
+    assert requests_of(conn) == before + 2  # one read of which keys exist, one $batch for the rest
+    assert {r["description"] for r in reader.rows("accounts", f"name eq '{tag}'", "description")} == {"seen"}
+    cur.executemany("DELETE FROM account WHERE accountid = ?", [(i,) for i in [*ids[:2], *missing]])
+    assert cur.rowcount == 2
+    assert [r["accountid"] for r in reader.rows("accounts", f"name eq '{tag}'", "accountid")] == [str(ids[2])]
+
+
+def test_explain_shows_the_requests_and_sends_none(connect: Any, reader: Reader, tag: str) -> None:
+    conn = connect()
+    cur = conn.cursor()
+    cur.execute("SELECT TOP 1 accountid FROM account")
+    before = requests_of(conn)
+    key = uuid.uuid4()
+    cur.execute("EXPLAIN UPDATE account SET name = ? WHERE accountid = ?", (tag, key))
+    lines = [r[0] for r in cur.fetchall()]
+    root = conn.config.service_root
+    assert lines == [f'PATCH {root}accounts({key}) If-Match: * {{"name":"{tag}"}}', "sent as: one request"]
+    cur.execute("EXPLAIN DELETE FROM account WHERE name = ?", (tag,))
+    lines = [r[0] for r in cur.fetchall()]
+    assert lines[0] == "first, read the rows to change:"
+    assert any(line.startswith(f"  GET {root}accounts?") and "$filter=name eq" in line for line in lines)
+    assert f"then, for each row read: DELETE {root}accounts..." in lines
+    assert requests_of(conn) == before  # explained, not run
+    assert reader.rows("accounts", f"name eq '{tag}'", "accountid") == []

@@ -229,7 +229,7 @@ def test_a_denied_row_in_a_change_set() -> None:
         exc.PermissionDeniedError, match=r"row 1: POST.*prvCreateAccount.*rolled back"
     ) as info:
         sender.run(_ops(3), atomic=True, bulk=False)
-    assert info.value.code == "0x80040220" and vars(info.value)["row"] == 1
+    assert info.value.code == "0x80040220" and info.value.row == 1
     method, url, headers, sent = transport.sent[0]
     assert (method, url) == ("POST", "https://org/api/data/v9.2/$batch")
     assert headers["Content-Type"].startswith("multipart/mixed; boundary=batch_") and "Prefer" not in headers

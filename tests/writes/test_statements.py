@@ -66,6 +66,7 @@ GOLDEN = [
     ("UPDATE account SET name = 'N' WHERE accountid = ? AND versionnumber = ?", (A, 123456),
      [f'PATCH accounts({A}) If-Match: W/"123456" {{"name":"N"}}']),
     ("UPDATE account SET name = 'N' WHERE accountid = ?", (None,), []),  # = NULL matches nothing
+    ("UPDATE account SET name = 'N' WHERE accountid = ? AND versionnumber = ?", (A, None), []),
     ("UPDATE a SET name = 'N' FROM account a WHERE a.accountid = ?", (A,),
      [f'PATCH accounts({A}) If-Match: * {{"name":"N"}}']),
     ("UPDATE account SET primarycontactid = NULL WHERE accountid = ?", (A,),

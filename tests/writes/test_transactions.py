@@ -87,5 +87,5 @@ def test_large_commit_is_split_and_says_what_applied(connect: Any, reader: Reade
                     [(tag, None)] * 5 + [(tag, uuid.uuid4())] + [(tag, None)] * 2)  # fmt: skip
     with pytest.raises(exc.NotFoundError, match=r"4 row\(s\) of earlier batches were applied") as info:
         conn.commit()
-    assert vars(info.value)["applied"] == 4 and vars(info.value)["row"] == 5
+    assert info.value.applied == 4 and info.value.row == 5
     assert len(reader.rows("accounts", f"name eq '{tag}'", "accountid")) == 4

@@ -39,9 +39,9 @@ def json_answer(status: int, payload: Any, headers: dict[str, str] | None = None
     return Response(status, merged, dumps(payload))
 
 
-def project(row: Row, select: list[str] | None, etag: str) -> dict[str, Any]:
-    """One row on the wire: etag, then the selected (or all) properties."""
-    out: dict[str, Any] = {"@odata.etag": etag}
+def project(row: Row, select: list[str] | None, etag: str | None) -> dict[str, Any]:
+    """One row on the wire: etag (when the entity set has them), then the selected (or all) properties."""
+    out: dict[str, Any] = {"@odata.etag": etag} if etag is not None else {}
     if select is None:
         out.update(row)
     else:
@@ -96,8 +96,11 @@ def context_url(
     return f"{root}$metadata#{path}"
 
 
-def etag_of(store: Store, row: Row, page: EntitySet | None = None) -> str:
-    """Page rows share their API row's version (``SystemId``/``Id`` names it)."""
+def etag_of(store: Store, row: Row, page: EntitySet | None = None, entity_set: str = "") -> str | None:
+    """The row's etag. Page rows share their API row's version (``SystemId``/``Id`` names it); API
+    ``companies`` rows carry none (as in the real ``companies.json``)."""
+    if entity_set == "companies":
+        return None
     if page is not None:
         for field_name, api in page.mapping:
             if api == "id":

@@ -183,7 +183,7 @@ class BCService:
             if method == "POST":
                 from d365conn.sandbox.bc.writes import insert
 
-                return insert(self, call, target, company, bound)
+                return insert(self, call, target, company, bound, tail=f"{name}({key})/{rest[0]}")
             related = [
                 r
                 for r in self.store.rows(company["id"], target.name)
@@ -231,19 +231,21 @@ class BCService:
         page = entity if surface != "api" else None
         payload: dict[str, Any] = {
             "@odata.context": context_url(self.root(surface), company, surface, f"{entity.name}/$entity"),
-            **project(row, options.select, etag_of(self.store, row, page)),
+            **project(row, options.select, etag_of(self.store, row, page, entity.name)),
         }
         self._expand(company, entity, [payload], [row], options)
         return json_answer(200, payload)
 
     def entity_payload(
-        self, surface: str, entity: EntitySet, company: Row | None, row: Row
+        self, surface: str, entity: EntitySet, company: Row | None, row: Row, tail: str | None = None
     ) -> dict[str, Any]:
+        """One row as a write answers it; ``tail`` is the path it was posted to, when not the set."""
         page = entity if surface != "api" else None
         shown = page_row(entity, row) if page is not None and entity.source else row
+        where = f"{tail or entity.name}/$entity"
         return {
-            "@odata.context": context_url(self.root(surface), company, surface, f"{entity.name}/$entity"),
-            **project(shown, None, etag_of(self.store, shown, page)),
+            "@odata.context": context_url(self.root(surface), company, surface, where),
+            **project(shown, None, etag_of(self.store, shown, page, entity.name)),
         }
 
     def _navigation(self, surface: str, entity: EntitySet) -> dict[str, EntitySet]:
@@ -282,7 +284,7 @@ class BCService:
         start = options.skiptoken
         page = chosen[start : start + size]
         page_entity = entity if surface != "api" else None
-        values = [project(r, options.select, etag_of(self.store, r, page_entity)) for r in page]
+        values = [project(r, options.select, etag_of(self.store, r, page_entity, entity.name)) for r in page]
         self._expand(company, entity, values, page, options)
         payload: dict[str, Any] = {
             "@odata.context": context_url(self.root(surface), company, surface, tail, options.select)

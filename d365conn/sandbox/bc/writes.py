@@ -138,7 +138,9 @@ def _insert_line(service: BCService, company: Row, values: Row, sequence: int) -
     return service.store.insert(company["id"], entity.name, row)
 
 
-def insert(service: BCService, call: Call, entity: EntitySet, company: Row, bound: Row) -> Response:
+def insert(
+    service: BCService, call: Call, entity: EntitySet, company: Row, bound: Row, *, tail: str | None = None
+) -> Response:
     """POST a row (``bound``: the parent's key when posting to a navigation, e.g. an order's lines)."""
     surface, raw, query = call.surface, call.body, call.query
     from d365conn.sandbox.bc.service import new_row
@@ -188,9 +190,9 @@ def insert(service: BCService, call: Call, entity: EntitySet, company: Row, boun
                     )
                 _retotal(service, company, row["id"])
                 row = service.store.get(company["id"], target.name, row["id"]) or row
-    payload = service.entity_payload(surface, entity, company, row)
+    payload = service.entity_payload(surface, entity, company, row, tail)
     key = row["id"] if surface == "api" else f"'{payload[entity.key[0]]}'"
-    location = f"{service.root(surface)}{company_path(company, surface)}/{entity.name}({key})"
+    location = f"{service.root(surface)}{company_path(company, surface)}/{tail or entity.name}({key})"
     if surface == "api" and "expand" in query and entity.name in _LINE_SETS:
         lines_name = _LINE_SETS[entity.name][0]
         payload[lines_name] = [
