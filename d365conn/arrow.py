@@ -19,7 +19,6 @@ time spent fetching and decoding the rows: see docs/pandas.md for the figures.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -87,41 +86,6 @@ def _as_text(values: Sequence[Any]) -> list[str | None]:
     return [None if v is None else str(v) for v in values]
 
 
-_UUID_TEXT_POSITIONS = [i for i in range(36) if i not in (8, 13, 18, 23)]
-
-
-def _uuid_text(values: Sequence[Any]) -> Any:
-    """GUIDs as an Arrow string array of their canonical text, formatted by numpy.
-
-    ``str(uuid)`` costs about 3 us a value, a quarter of the whole conversion of a wide Dataverse
-    table; hex-formatting the 16 raw bytes of every value at once is 2-3x faster. Without numpy
-    (an optional dependency of pyarrow) the values go through ``str``.
-    """
-    try:
-        import numpy as np
-    except ImportError:  # numpy comes with pandas; pyarrow alone may lack it
-        return _as_text(values)
-    if not all(v is None or isinstance(v, uuid.UUID) for v in values):
-        return _as_text(values)  # text GUIDs (a local engine result): already strings
-    count = len(values)
-    valid = np.fromiter((v is not None for v in values), dtype=bool, count=count)
-    raw = np.frombuffer(b"".join(_NIL if v is None else v.bytes for v in values), dtype=np.uint8)
-    raw = raw.reshape(count, 16)
-    digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-    text = np.full((count, 36), ord("-"), dtype=np.uint8)
-    pairs = np.empty((count, 32), dtype=np.uint8)
-    pairs[:, 0::2] = digits[raw >> 4]
-    pairs[:, 1::2] = digits[raw & 15]
-    text[:, _UUID_TEXT_POSITIONS] = pairs
-    validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
-    buffers = [validity, pa.py_buffer(text.tobytes())]
-    fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(36), count, buffers)
-    return fixed.cast(pa.string())
-
-
-_NIL = bytes(16)
-
-
 def _to_utc(values: Sequence[Any]) -> list[Any]:
     # Naive datetimes would be read as local wall-clock time; the driver's are UTC, so mark them.
     return [v.replace(tzinfo=dt.timezone.utc) if isinstance(v, dt.datetime) and v.tzinfo is None else v
@@ -132,8 +96,6 @@ def _preparer(type_code: str, field: pa.Field) -> Callable[[Sequence[Any]], Sequ
     """A per-column fix-up before ``pa.array`` (None: the values go in as they are)."""
     if type_code == "Edm.String":
         return None  # already str or None
-    if type_code == "Edm.Guid":
-        return _uuid_text
     if pa.types.is_string(field.type):
         return _as_text  # GUIDs (uuid.UUID), and any type Arrow has no better column for
     if pa.types.is_timestamp(field.type):
@@ -154,10 +116,7 @@ class _BatchBuilder:
             field = self.schema.field(index)
             prepare = self._prepare[index]
             try:
-                prepared = prepare(values) if prepare else values
-                if not isinstance(prepared, pa.Array):
-                    prepared = pa.array(prepared, type=field.type)
-                arrays.append(prepared)
+                arrays.append(pa.array(prepare(values) if prepare else values, type=field.type))
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as err:
                 raise DataError(
                     f"column {field.name!r}: a value does not fit the Arrow type {field.type} ({err})"

@@ -55,7 +55,8 @@ _AUTH_ALIASES: dict[str, str | None] = {
 _UNSUPPORTED_AUTH = {
     "ntlm": "NTLM (on-premises Dynamics) is not supported; use an OAuth 2.0 grant",
     "6": "AuthenticationMethod=6 (NTLM, on-premises Dynamics) is not supported; use an OAuth 2.0 grant",
-    "azuremsi": "managed identities are not supported yet; use ClientCredentials with a secret or certificate",
+    "azuremsi": "managed identities are not supported yet; use ClientCredentials with a secret or a "
+    "certificate",
 }
 
 
@@ -239,7 +240,9 @@ class Config:
                 f"(or set ${CONNECTION_STRING_ENV} to a whole connection string)"
             )
         if not re.match(r"^https?://[^/\s]+", self.service_url):
-            raise ConfigurationError("ServiceURL must be an absolute http(s) URL, e.g. https://<org>.crm.dynamics.com/api/data/v9.2/")
+            raise ConfigurationError(
+                "ServiceURL must be an absolute http(s) URL, e.g. https://<org>.crm.dynamics.com/api/data/v9.2/"
+            )
         if not 1 <= self.batch_size <= 1000:
             raise ConfigurationError(
                 f"BatchSize must be between 1 and 1000 (the $batch limit); got {self.batch_size}"
@@ -276,7 +279,9 @@ def _split_method(value: str) -> tuple[str, str]:
     if match:
         return match.group(1).upper(), match.group(2)
     if re.search(r"\s", value.strip()):
-        raise ConfigurationError("TokenURI must be a URL, optionally preceded by the method: TokenURI=POST https://...")
+        raise ConfigurationError(
+            "TokenURI must be a URL, optionally preceded by the method: TokenURI=POST https://..."
+        )
     return "POST", value.strip()
 
 
@@ -295,7 +300,9 @@ def _convert(spec: OptionSpec, raw: str) -> Any:
         try:
             return float(text)
         except ValueError:
-            raise ConfigurationError(f"option {spec.name} must be a number of seconds, got {text!r}") from None
+            raise ConfigurationError(
+                f"option {spec.name} must be a number of seconds, got {text!r}"
+            ) from None
     if spec.kind == "bool":
         folded = text.casefold()
         if folded in ("1", "true", "yes", "on"):
@@ -320,7 +327,8 @@ def _auth_method(text: str) -> str | None:
     if folded in _AUTH_ALIASES:
         return _AUTH_ALIASES[folded]
     raise ConfigurationError(
-        f"AuthenticationMethod {text!r} is not known; use one of {', '.join(AUTH_METHODS)} (or OAuth2 to infer)"
+        f"AuthenticationMethod {text!r} is not known; use one of {', '.join(AUTH_METHODS)} "
+        "(or OAuth2 to infer)"
     )
 
 

@@ -106,7 +106,9 @@ class Connection:
         if not value and self._service is not None:
             self._service.check_writable_transactions()
         if value and self._service is not None and self._service.pending_writes():
-            raise exc.ProgrammingError("commit() or rollback() the queued writes before turning autocommit on")
+            raise exc.ProgrammingError(
+                "commit() or rollback() the queued writes before turning autocommit on"
+            )
         self._autocommit = bool(value)
 
     def commit(self) -> None:

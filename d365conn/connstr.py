@@ -67,7 +67,8 @@ def _read_value(text: str, start: int, key: str) -> tuple[str, int]:
         while True:
             if pos >= end:
                 raise ConfigurationError(
-                    f"connection string: the value of {key!r} opens '{{' at position {start} but never closes it"
+                    f"connection string: the value of {key!r} opens '{{' at position {start} "
+                    "but never closes it"
                 )
             ch = text[pos]
             if ch == "}":

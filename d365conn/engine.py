@@ -120,7 +120,7 @@ _FROM_DUCKDB = {
     "TIME": "Edm.TimeOfDay",
     "BLOB": "Edm.Binary",
     "NULL": "Edm.String",
-    "\"NULL\"": "Edm.String",
+    '"NULL"': "Edm.String",
 }
 
 _DECIMAL_RE = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
@@ -145,8 +145,14 @@ class LocalEngine:
         self._lock = threading.Lock()
         self._closed = False
 
-    def load(self, name: str, columns: Sequence[LocalColumn], rows: Iterable[tuple[Any, ...]],
-             *, schema: str | None = None) -> int:
+    def load(
+        self,
+        name: str,
+        columns: Sequence[LocalColumn],
+        rows: Iterable[tuple[Any, ...]],
+        *,
+        schema: str | None = None,
+    ) -> int:
         """Create relation ``name`` with ``columns`` and fill it from ``rows``; returns the row count."""
         target = quote_ident(name) if schema is None else f"{quote_ident(schema)}.{quote_ident(name)}"
         if schema is not None:
@@ -165,8 +171,9 @@ class LocalEngine:
             count += self._insert(target, columns, arrow_schema, batch)
         return count
 
-    def _insert(self, target: str, columns: Sequence[LocalColumn], schema: pa.Schema,
-                batch: list[tuple[Any, ...]]) -> int:
+    def _insert(
+        self, target: str, columns: Sequence[LocalColumn], schema: pa.Schema, batch: list[tuple[Any, ...]]
+    ) -> int:
         arrays = []
         for i, col in enumerate(columns):
             values = [row[i] for row in batch]
@@ -176,8 +183,8 @@ class LocalEngine:
                 arrays.append(pa.array(values, type=schema.field(i).type))
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as err:
                 raise DataError(f"column {col.name}: a value does not fit {col.edm_type} ({err})") from None
-        _arrow_batch = pa.Table.from_arrays(arrays, schema=schema)  # noqa: F841 -- read by DuckDB by name
-        self._con.execute(f"INSERT INTO {target} SELECT * FROM _arrow_batch")
+        _arrow_batch = pa.Table.from_arrays(arrays, schema=schema)
+        self._con.execute(f"INSERT INTO {target} SELECT * FROM _arrow_batch")  # noqa: S608 -- target is a quoted identifier
         return len(batch)
 
     def query(self, sql: str) -> tuple[list[ColumnInfo], Iterator[tuple[Any, ...]]]:
@@ -222,7 +229,14 @@ def _column_info(name: str, duck_type: Any) -> ColumnInfo:
     match = _DECIMAL_RE.fullmatch(text)
     if match:
         precision, scale = int(match.group(1)), int(match.group(2))
-        return ColumnInfo(name, "Edm.Decimal", display_size_for("Edm.Decimal", None, precision), None,
-                          precision, scale, True)
+        return ColumnInfo(
+            name,
+            "Edm.Decimal",
+            display_size_for("Edm.Decimal", None, precision),
+            None,
+            precision,
+            scale,
+            True,
+        )
     edm = _FROM_DUCKDB.get(text, "Edm.String")
     return ColumnInfo(name, edm, display_size_for(edm, None, None), None, None, None, True)

@@ -10,7 +10,7 @@ and message and the request id -- never a secret.
 from __future__ import annotations
 
 
-class Warning(Exception):  # noqa: A001 -- the name is mandated by PEP 249
+class Warning(Exception):
     """Important warnings, such as data truncation (PEP 249)."""
 
 

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 Rows = Iterator[tuple[Any, ...]]
 
 
-def run_plan(service: Service, plan: Plan, *, deadline: float | None) -> tuple[list[ColumnInfo], Rows, Callable[[], None]]:
+def run_plan(
+    service: Service, plan: Plan, *, deadline: float | None
+) -> tuple[list[ColumnInfo], Rows, Callable[[], None]]:
     """Execute ``plan``; return its columns, a lazy row iterator and a function that stops it early."""
     try:
         return _run(service, plan, deadline)
@@ -36,7 +38,9 @@ def run_plan(service: Service, plan: Plan, *, deadline: float | None) -> tuple[l
         return _run(service, plan.fallback, deadline)
 
 
-def _run(service: Service, plan: Plan, deadline: float | None) -> tuple[list[ColumnInfo], Rows, Callable[[], None]]:
+def _run(
+    service: Service, plan: Plan, deadline: float | None
+) -> tuple[list[ColumnInfo], Rows, Callable[[], None]]:
     plan = _bind_prerequisites(service, plan, deadline)
     if plan.local_sql is None:
         if len(plan.scans) != 1:
@@ -48,7 +52,8 @@ def _run(service: Service, plan: Plan, deadline: float | None) -> tuple[list[Col
     try:
         for scan in plan.scans:
             local_cols = [
-                LocalColumn(c.name, c.edm_type, c.precision, c.scale, c.max_length, c.nullable) for c in scan.columns
+                LocalColumn(c.name, c.edm_type, c.precision, c.scale, c.max_length, c.nullable)
+                for c in scan.columns
             ]
             engine.load(scan.alias, local_cols, _scan(service, scan, deadline))
         if plan.catalog_relations:
@@ -74,16 +79,20 @@ def _scan(service: Service, scan: Scan, deadline: float | None) -> Rows:
 
         def batches(piece: Scan) -> Iterator[list[tuple[Any, ...]]]:
             return scan_batches(
-                service.transport, service.config.service_root, piece,
+                service.transport,
+                service.config.service_root,
+                piece,
                 page_size=scan.page_size if scan.page_size is not None else service.config.page_size or None,
-        deadline=deadline,
+                deadline=deadline,
             )
 
         parallel = partitioned_rows(service, scan, deadline, batches)
         if parallel is not None:
             return parallel
     rows: Rows = scan_rows(
-        service.transport, service.config.service_root, scan,
+        service.transport,
+        service.config.service_root,
+        scan,
         page_size=scan.page_size if scan.page_size is not None else service.config.page_size or None,
         deadline=deadline,
     )

@@ -28,7 +28,36 @@ _LEADING_COMMENTS = re.compile(r"^\s*(?:(?:--[^\n]*\n)|(?:/\*.*?\*/)|\s)*", re.D
 _FIRST_WORD = re.compile(r"[A-Za-z]+")
 #: Valid SQL that d365conn does not run (DDL, sessions, privileges): NotSupportedError, not a syntax error.
 _OTHER_SQL_STATEMENTS = frozenset(
-    ["CREATE", "DROP", "ALTER", "TRUNCATE", "RENAME", "GRANT", "REVOKE", "DENY", "BEGIN", "START", "COMMIT", "ROLLBACK", "SAVEPOINT", "SET", "SHOW", "USE", "DESCRIBE", "DESC", "ANALYZE", "VACUUM", "COPY", "LOCK", "DECLARE", "PRAGMA", "ATTACH", "DETACH", "COMMENT", "REPLACE"]
+    [
+        "CREATE",
+        "DROP",
+        "ALTER",
+        "TRUNCATE",
+        "RENAME",
+        "GRANT",
+        "REVOKE",
+        "DENY",
+        "BEGIN",
+        "START",
+        "COMMIT",
+        "ROLLBACK",
+        "SAVEPOINT",
+        "SET",
+        "SHOW",
+        "USE",
+        "DESCRIBE",
+        "DESC",
+        "ANALYZE",
+        "VACUUM",
+        "COPY",
+        "LOCK",
+        "DECLARE",
+        "PRAGMA",
+        "ATTACH",
+        "DETACH",
+        "COMMENT",
+        "REPLACE",
+    ]
 )
 
 
@@ -47,7 +76,9 @@ class Service:
         from .planner import PlanCache, capabilities_for
 
         self.config = config
-        self.kind = detect_service_kind(config.service_url) if config.service_type == "auto" else config.service_type
+        self.kind = (
+            detect_service_kind(config.service_url) if config.service_type == "auto" else config.service_type
+        )
         self.capabilities = capabilities_for(self.kind)  # type: ignore[arg-type]
         #: Business Central: the company scoping of this connection (d365conn/bc/); None elsewhere.
         self.bc: BCSession | None = None
@@ -133,11 +164,17 @@ class Service:
         keyword = statement_keyword(sql)
         if keyword in ("INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT"):
             return self.writes.execute(sql, params_list, autocommit=autocommit, many=True)
-        raise exc.ProgrammingError("executemany() is for INSERT, UPDATE, DELETE and MERGE; use execute() for queries")
+        raise exc.ProgrammingError(
+            "executemany() is for INSERT, UPDATE, DELETE and MERGE; use execute() for queries"
+        )
 
     def _plan(self, sql: str, params: Params) -> Any:
         plan = self._plan_cache.plan(
-            sql, params, self.catalog, self.capabilities, dialect=self.config.sql_dialect,
+            sql,
+            params,
+            self.catalog,
+            self.capabilities,
+            dialect=self.config.sql_dialect,
             page_size=self.config.page_size or None,
         )
         # Plans are cached without a company; Business Central scans are scoped to the current one here.
@@ -200,4 +237,3 @@ class Service:
         if self._transport is not None:
             self._transport.close()
             self._transport = None
-

@@ -60,22 +60,22 @@ Time = _dt.time
 Timestamp = _dt.datetime
 
 
-def DateFromTicks(ticks: float) -> _dt.date:  # noqa: N802 -- name mandated by PEP 249
+def DateFromTicks(ticks: float) -> _dt.date:
     """The local date of a POSIX timestamp."""
     return Date(*_time.localtime(ticks)[:3])
 
 
-def TimeFromTicks(ticks: float) -> _dt.time:  # noqa: N802
+def TimeFromTicks(ticks: float) -> _dt.time:
     """The local time of day of a POSIX timestamp."""
     return Time(*_time.localtime(ticks)[3:6])
 
 
-def TimestampFromTicks(ticks: float) -> _dt.datetime:  # noqa: N802
+def TimestampFromTicks(ticks: float) -> _dt.datetime:
     """The local date and time of a POSIX timestamp."""
     return Timestamp(*_time.localtime(ticks)[:6])
 
 
-def Binary(value: bytes | bytearray | memoryview | str) -> bytes:  # noqa: N802
+def Binary(value: bytes | bytearray | memoryview | str) -> bytes:
     """A binary value; a str is encoded as UTF-8."""
     if isinstance(value, str):
         return value.encode("utf-8")

@@ -152,15 +152,3 @@ def test_type_table(code: str, precision: int | None, scale: int | None, expecte
     if code == "Edm.Decimal":
         assert decimal_type(precision, scale) == expected
 
-
-def test_guid_text_matches_str_with_and_without_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
-    from d365conn.arrow import _as_text, _uuid_text
-
-    values = [uuid.uuid4() if i % 3 else None for i in range(1000)]
-    expected = pa.array(_as_text(values), pa.string())
-    fast = _uuid_text(values)
-    assert fast.type == pa.string() and fast.equals(expected) and fast.null_count == 334
-    text_values = [None if v is None else str(v) for v in values]  # GUIDs already text
-    assert pa.array(_uuid_text(text_values), pa.string()).equals(expected)
-    monkeypatch.setitem(sys.modules, "numpy", None)
-    assert pa.array(_uuid_text(values), pa.string()).equals(expected)

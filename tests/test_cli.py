@@ -14,11 +14,20 @@ import pytest
 from d365conn.sandbox import Sandbox
 
 
-def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if k != "D365CONN_CONNECTION_STRING"}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "d365conn", *args], capture_output=True, text=True,
-                          input=stdin, env=full_env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "d365conn", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env=full_env,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +37,13 @@ def sandbox_cs() -> str:
 
 
 def test_query_against_the_embedded_sandbox_prints_a_table() -> None:
-    result = run("query", "--sandbox", "--sandbox-rows", "200",
-                 "SELECT TOP 3 name, revenue FROM account ORDER BY revenue DESC")
+    result = run(
+        "query",
+        "--sandbox",
+        "--sandbox-rows",
+        "200",
+        "SELECT TOP 3 name, revenue FROM account ORDER BY revenue DESC",
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["name", "revenue"]
@@ -37,19 +51,33 @@ def test_query_against_the_embedded_sandbox_prints_a_table() -> None:
 
 
 def test_csv_and_jsonl_output(sandbox_cs: str) -> None:
-    result = run("query", "-c", sandbox_cs, "--format", "csv", "SELECT TOP 5 accountid, name FROM account ORDER BY name")
+    result = run(
+        "query",
+        "-c",
+        sandbox_cs,
+        "--format",
+        "csv",
+        "SELECT TOP 5 accountid, name FROM account ORDER BY name",
+    )
     assert result.returncode == 0, result.stderr
     rows = list(csv.reader(io.StringIO(result.stdout)))
     assert rows[0] == ["accountid", "name"] and len(rows) == 6
-    result = run("query", "-c", sandbox_cs, "--format", "jsonl", "SELECT TOP 2 accountid, revenue FROM account")
+    result = run(
+        "query", "-c", sandbox_cs, "--format", "jsonl", "SELECT TOP 2 accountid, revenue FROM account"
+    )
     assert result.returncode == 0, result.stderr
     objs = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(objs) == 2 and set(objs[0]) == {"accountid", "revenue"}
 
 
 def test_sql_from_stdin_and_from_the_environment(sandbox_cs: str) -> None:
-    result = run("query", "--format", "csv", env={"D365CONN_CONNECTION_STRING": sandbox_cs},
-                 stdin="SELECT TOP 1 name FROM account")
+    result = run(
+        "query",
+        "--format",
+        "csv",
+        env={"D365CONN_CONNECTION_STRING": sandbox_cs},
+        stdin="SELECT TOP 1 name FROM account",
+    )
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 2
 

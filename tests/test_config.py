@@ -25,9 +25,11 @@ def test_lookup_is_case_insensitive_and_by_alias() -> None:
 
 
 def test_unknown_key_names_the_nearest_known_key() -> None:
-    with pytest.raises(ProgrammingError, match=r"unknown connection option 'ClientSecrt'.*did you mean 'ClientSecret'"):
+    with pytest.raises(
+        ProgrammingError, match=r"unknown connection option 'ClientSecrt'.*did you mean 'ClientSecret'"
+    ):
         parse_connection_string(f"ServiceURL={URL};ClientSecrt=x")
-    with pytest.raises(ConfigurationError, match="connection-string.md"):
+    with pytest.raises(ConfigurationError, match=r"connection-string\.md"):
         parse_connection_string("Zzzzqqq=1")
 
 
@@ -92,7 +94,9 @@ def test_ntlm_is_not_supported_with_a_reason() -> None:
 
 
 def test_token_uri_with_method_first() -> None:
-    cfg = build_config(f"ServiceURL={URL};TokenURI=POST https://login.microsoftonline.com/t/oauth2/v2.0/token")
+    cfg = build_config(
+        f"ServiceURL={URL};TokenURI=POST https://login.microsoftonline.com/t/oauth2/v2.0/token"
+    )
     assert cfg.token_method == "POST"
     assert cfg.token_uri == "https://login.microsoftonline.com/t/oauth2/v2.0/token"
 
@@ -112,13 +116,17 @@ def test_whole_connection_string_from_the_environment(monkeypatch: pytest.Monkey
 
 
 def test_keywords_override_the_string() -> None:
-    cfg = build_config(f"ServiceURL={URL};ClientID=abc;WSFetchSize=10", clientid="xyz", PageSize=20, Company=None)
+    cfg = build_config(
+        f"ServiceURL={URL};ClientID=abc;WSFetchSize=10", clientid="xyz", PageSize=20, Company=None
+    )
     assert cfg.client_id == "xyz" and cfg.page_size == 20
 
 
 def test_secrets_never_show_in_repr_or_str() -> None:
-    text = (f"ServiceURL={URL};ClientID=abc;ClientSecret={SECRET};RefreshToken=rt-{SECRET};"
-            f"AccessToken=at-{SECRET};Password=pw-{SECRET};ProxyPassword=pp-{SECRET}")
+    text = (
+        f"ServiceURL={URL};ClientID=abc;ClientSecret={SECRET};RefreshToken=rt-{SECRET};"
+        f"AccessToken=at-{SECRET};Password=pw-{SECRET};ProxyPassword=pp-{SECRET}"
+    )
     opts = parse_connection_string(text)
     cfg = Config.from_options(opts)
     conn = d365conn.connect(text)

@@ -20,10 +20,14 @@ CASES = [
     ("k={x}}y};", [("k", "x}y")]),
     ("k={}", [("k", "")]),
     ("k=", [("k", "")]),
-    ("TokenURI=POST https://login.microsoftonline.com/t/oauth2/v2.0/token;",
-     [("TokenURI", "POST https://login.microsoftonline.com/t/oauth2/v2.0/token")]),
-    ("DRIVER={DataDirect 8.0 Microsoft Dynamics 365};ServiceURL=https://x/api/data/v9.1/",
-     [("DRIVER", "DataDirect 8.0 Microsoft Dynamics 365"), ("ServiceURL", "https://x/api/data/v9.1/")]),
+    (
+        "TokenURI=POST https://login.microsoftonline.com/t/oauth2/v2.0/token;",
+        [("TokenURI", "POST https://login.microsoftonline.com/t/oauth2/v2.0/token")],
+    ),
+    (
+        "DRIVER={DataDirect 8.0 Microsoft Dynamics 365};ServiceURL=https://x/api/data/v9.1/",
+        [("DRIVER", "DataDirect 8.0 Microsoft Dynamics 365"), ("ServiceURL", "https://x/api/data/v9.1/")],
+    ),
     ("a=x=y=z", [("a", "x=y=z")]),
     ("a=ünïcødé€;", [("a", "ünïcødé€")]),
     ("a=1;\nb=2;\r\n", [("a", "1"), ("b", "2")]),

@@ -30,8 +30,14 @@ def test_exception_hierarchy() -> None:
     assert not issubclass(m.Warning, m.Error)
     for cls in (m.InterfaceError, m.DatabaseError):
         assert issubclass(cls, m.Error)
-    for cls in (m.DataError, m.OperationalError, m.IntegrityError, m.InternalError, m.ProgrammingError,
-                m.NotSupportedError):
+    for cls in (
+        m.DataError,
+        m.OperationalError,
+        m.IntegrityError,
+        m.InternalError,
+        m.ProgrammingError,
+        m.NotSupportedError,
+    ):
         assert issubclass(cls, m.DatabaseError)
 
 
@@ -42,14 +48,26 @@ def test_service_errors_subclass_pep249_classes() -> None:
     assert issubclass(e.AuthenticationError, d365conn.OperationalError)
     assert issubclass(e.ConcurrencyError, d365conn.IntegrityError)
     assert issubclass(e.ConfigurationError, d365conn.ProgrammingError)
-    err = e.NotFoundError("account With Id = 1 Does Not Exist", status=404, code="0x80040217", request_id="r1")
+    err = e.NotFoundError(
+        "account With Id = 1 Does Not Exist", status=404, code="0x80040217", request_id="r1"
+    )
     assert str(err) == "account With Id = 1 Does Not Exist (HTTP 404, code 0x80040217, request id r1)"
 
 
 def test_exceptions_as_connection_attributes() -> None:
     conn = d365conn.connect(URL)
-    for name in ("Warning", "Error", "InterfaceError", "DatabaseError", "DataError", "OperationalError",
-                 "IntegrityError", "InternalError", "ProgrammingError", "NotSupportedError"):
+    for name in (
+        "Warning",
+        "Error",
+        "InterfaceError",
+        "DatabaseError",
+        "DataError",
+        "OperationalError",
+        "IntegrityError",
+        "InternalError",
+        "ProgrammingError",
+        "NotSupportedError",
+    ):
         assert getattr(conn, name) is getattr(d365conn, name)
     conn.close()
 
@@ -89,8 +107,15 @@ def test_closed_cursor_raises_interface_error() -> None:
     conn = d365conn.connect(URL)
     cur = conn.cursor()
     cur.close()
-    for call in (lambda: cur.execute("SELECT 1"), cur.fetchone, cur.fetchall, lambda: cur.fetchmany(2),
-                 lambda: cur.executemany("SELECT 1", []), lambda: cur.setinputsizes(1), lambda: cur.callproc("x")):
+    for call in (
+        lambda: cur.execute("SELECT 1"),
+        cur.fetchone,
+        cur.fetchall,
+        lambda: cur.fetchmany(2),
+        lambda: cur.executemany("SELECT 1", []),
+        lambda: cur.setinputsizes(1),
+        lambda: cur.callproc("x"),
+    ):
         with pytest.raises(d365conn.InterfaceError):
             call()
     conn.close()
@@ -109,9 +134,9 @@ def test_bad_statement_and_parameter_types() -> None:
         cur = conn.cursor()
         with pytest.raises(d365conn.ProgrammingError, match="must be a str"):
             cur.execute(b"SELECT 1")  # type: ignore[arg-type]
-        with pytest.raises(d365conn.ProgrammingError, match="sequence .* or a mapping"):
+        with pytest.raises(d365conn.ProgrammingError, match=r"sequence .* or a mapping"):
             cur.execute("SELECT ?", "abc")
-        with pytest.raises(d365conn.ProgrammingError, match="sequence .* or a mapping"):
+        with pytest.raises(d365conn.ProgrammingError, match=r"sequence .* or a mapping"):
             cur.execute("SELECT ?", 5)  # type: ignore[arg-type]
 
 
@@ -125,12 +150,16 @@ def test_context_managers_close() -> None:
 
 def test_type_objects() -> None:
     assert d365conn.STRING == "Edm.String"
-    assert d365conn.NUMBER == "Edm.Decimal" and d365conn.NUMBER == "Edm.Int32" and d365conn.NUMBER == "Edm.Double"
+    assert (
+        d365conn.NUMBER == "Edm.Decimal"
+        and d365conn.NUMBER == "Edm.Int32"
+        and d365conn.NUMBER == "Edm.Double"
+    )
     assert d365conn.DATETIME == "Edm.DateTimeOffset" and d365conn.DATETIME == "Edm.Date"
     assert d365conn.BINARY == "Edm.Binary"
     assert d365conn.ROWID == "Edm.Guid"
     assert d365conn.STRING != "Edm.Int32" and d365conn.NUMBER != "Edm.String"
-    assert "Edm.String" == d365conn.STRING  # the comparison works from either side
+    assert d365conn.STRING == "Edm.String"  # the comparison works from either side
     assert len({d365conn.STRING, d365conn.NUMBER, d365conn.DATETIME, d365conn.BINARY, d365conn.ROWID}) == 5
 
 

@@ -32,19 +32,26 @@ def _reference_ids(sb: Sandbox) -> set[str]:
     url: str | None = f"{sb.service_url}accounts?$select=accountid"
     with requests.Session() as http:
         while url:
-            token = http.post(sb.token_uri, data={
-                "grant_type": "client_credentials", "client_id": sb.client_id,
-                "client_secret": sb.client_secret, "scope": sb.scope,
-            }, timeout=30).json()["access_token"]
-            page = http.get(url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-                            timeout=60).json()
+            token = http.post(
+                sb.token_uri,
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": sb.client_id,
+                    "client_secret": sb.client_secret,
+                    "scope": sb.scope,
+                },
+                timeout=30,
+            ).json()["access_token"]
+            page = http.get(
+                url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}, timeout=60
+            ).json()
             ids.update(row["accountid"] for row in page["value"])
             url = page.get("@odata.nextLink")
     return ids
 
 
 def _token_requests(sb: Sandbox) -> int:
-    with urllib.request.urlopen(f"{sb.origin}/_sandbox/tokens", timeout=30) as answer:  # noqa: S310 -- loopback
+    with urllib.request.urlopen(f"{sb.origin}/_sandbox/tokens", timeout=30) as answer:
         stats = json.loads(answer.read())
     return int(stats["stats"]["token_requests"]["total"])
 

@@ -148,7 +148,8 @@ class BCSender(Sender):
             return parse_batch_answer(loads_exact(response.content))
         except (BatchAnswerError, ValueError) as problem:
             raise exc.ServiceUnavailableError(
-                f"the $batch answer could not be read ({problem}); the changes may or may not have been applied"
+                f"the $batch answer could not be read ({problem}); "
+                "the changes may or may not have been applied"
             ) from None
 
     def _reply_error(self, op: Operation, reply: BatchReply) -> exc.Error:

@@ -39,9 +39,12 @@ def output_format(args: argparse.Namespace) -> str:
     return {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(suffix, "table")
 
 
-def _progress(args: argparse.Namespace, conn: Any) -> Progress:
+def _progress(args: argparse.Namespace, conn: Any, fmt: str) -> Progress:
     mode = getattr(args, "progress", "auto")
-    enabled = mode == "always" or (mode == "auto" and sys.stderr.isatty())
+    # Rows streaming to the same terminal would be torn by the line: auto draws it only when the
+    # rows go elsewhere (a file, a pipe), or are printed after the read (the aligned table).
+    to_terminal = args.output in (None, "-") and sys.stdout.isatty() and fmt != "table"
+    enabled = mode == "always" or (mode == "auto" and sys.stderr.isatty() and not to_terminal)
     return Progress(sys.stderr, enabled=enabled, transport=conn.service.transport)
 
 
@@ -72,20 +75,24 @@ def run_query(args: argparse.Namespace) -> int:
             print(f"{cur.rowcount} row(s) affected")
             return EXIT_OK
         names = [d[0] for d in cur.description]
-        progress = _progress(args, conn)
+        progress = _progress(args, conn, fmt)
         try:
             if fmt == "parquet":
                 from ..arrow import arrow_schema
 
                 with binary_target(args.output) as out:
                     write_parquet(_batches(cur, progress), arrow_schema(cur.description), out)
+            elif fmt == "table":
+                rows = list(_rows(cur, progress))  # the table needs every row to size its columns
+                progress.clear()
+                with text_target(args.output) as out:
+                    write_rows(names, iter(rows), fmt, out)
             else:
                 with text_target(args.output) as out:
                     write_rows(names, _rows(cur, progress), fmt, out)
         finally:
-            shown = progress.shown
             progress.clear()
-        if shown:
+        if progress.was_shown:
             print(progress.summary(), file=sys.stderr)
     return EXIT_OK
 

@@ -28,6 +28,8 @@ class Progress:
         self._requests_at_start = self._requests()
         self._last_draw = 0.0
         self._drawn = False
+        #: Whether the line was ever drawn (the read was long enough): then a summary is worth printing.
+        self.was_shown = False
         self._frame = 0
 
     def _requests(self) -> int:
@@ -56,12 +58,7 @@ class Progress:
                 f"{elapsed:.1f} s  {self.rows / elapsed:,.0f} rows/s")
         self.stream.write("\r\x1b[K" + line)
         self.stream.flush()
-        self._drawn = True
-
-    @property
-    def shown(self) -> bool:
-        """Whether the line is on the screen (the read took long enough to show it)."""
-        return self._drawn
+        self._drawn = self.was_shown = True
 
     def clear(self) -> None:
         """Erase the line (if one was drawn)."""

@@ -130,6 +130,9 @@ class PlanCache:
             plan = plan_tree(tree, ctx)
         except ValueDependent:
             return _REPLAN
+        if plan.catalog_tables is not None and any(SLOT_OPEN in name for name in plan.catalog_tables):
+            # Which tables' metadata to load depends on the value: plan each call with its values.
+            return _REPLAN
         if explain:
             plan = _replace_explain(plan)
         return _Template(plan, tuple(slots.uses.values()), shape)

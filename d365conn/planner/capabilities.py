@@ -119,7 +119,8 @@ _DATAVERSE = Capabilities(
 _BUSINESS_CENTRAL = Capabilities(
     kind="businesscentral",
     in_list="or",  # `in` needs $schemaversion=2.1; or-chains on one field are accepted
-    functions=(("Lower", "tolower"), ("Upper", "toupper")),
+    # facts sheet 2: contains/startswith/endswith plus substring, tolower, toupper (no length, year...)
+    functions=(("Lower", "tolower"), ("Upper", "toupper"), ("Substring", "substring")),
     column_comparison=False,
     navigation_filter=False,
     or_across_fields=False,  # facts sheet 2: OR across different fields is rejected

@@ -147,6 +147,8 @@ class FilterWriter:
                 path = self._lookup_name_path(col)
                 return Term(path, "Edm.String", col, source, True)
             raise Unpushable
+        if isinstance(node, exp.Substring) and ("Substring", "substring") in self.caps.functions:
+            return self._substring(node)
         for cls_name, func in self.caps.functions:
             if type(node).__name__ == cls_name:
                 arg = node.this
@@ -162,6 +164,29 @@ class FilterWriter:
                 result = _FUNCTION_TYPES.get(func, "Edm.Int32")
                 return Term(f"{func}({inner.text})", result, inner.column, inner.source, inner.nullable)
         raise Unpushable
+
+    def _substring(self, node: exp.Substring) -> Term:
+        """``SUBSTRING(x, start[, length])`` as ``substring(x,start-1[,length])``: SQL counts characters
+        from 1, OData from 0. Pushed only for literal ``start >= 1`` and ``length >= 0``, where they agree."""
+
+        def count(arg: exp.Expr | None) -> int | None:
+            if isinstance(arg, exp.Literal) and not arg.is_string and str(arg.this).isdigit():
+                return int(arg.this)
+            return None
+
+        first = count(node.args.get("start"))
+        if first is None or first < 1:
+            raise Unpushable
+        inner = self.term(node.this)
+        if inner.edm_type != "Edm.String":
+            raise Unpushable
+        args = f"{inner.text},{first - 1}"
+        if node.args.get("length") is not None:
+            length = count(node.args.get("length"))
+            if length is None:
+                raise Unpushable
+            args += f",{length}"
+        return Term(f"substring({args})", "Edm.String", inner.column, inner.source, inner.nullable)
 
     def _lookup_name_path(self, col: Column) -> str:
         if not self.caps.navigation_filter:

@@ -154,6 +154,9 @@ def handle_batch(api: WebApi, headers: dict[str, str], body: bytes) -> Response:
     prefer = next((v for k, v in headers.items() if k.lower() == "prefer"), "")
     continue_on_error = "odata.continue-on-error" in prefer.lower()
     items = parse_batch(body, content_type)
+    for item in items:
+        if isinstance(item, ChangeSet) and any(part.method == "GET" for part in item.parts):
+            raise ServiceError(400, "0x80060888", "A GET request cannot be part of a change set.")
     total = sum(len(i.parts) if isinstance(i, ChangeSet) else 1 for i in items)
     if total > MAX_REQUESTS:
         raise ServiceError(

@@ -35,6 +35,10 @@ except ImportError:  # pragma: no cover - orjson is optional, json is the fallba
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+#: Placeholder in RowEncoder.sql_columns for the `W/"<versionnumber>"` etag expression.
+ETAG = "\x00etag"
+
+
 class Annotations:
     """Which instance annotations a `Prefer: odata.include-annotations=...` asks for."""
 
@@ -110,11 +114,12 @@ class RowEncoder:
         self.schema = schema
         self.table = table
         self.annotations = annotations
-        # The selected properties come first, in output order, so a row maps to its dict with one
-        # zip(); hidden columns (owner/customer types, version, key) follow them.
-        self.sql_columns = [column.prop for column in columns]
+        # The etag (built by SQLite) and the selected properties come first, in output order, so a
+        # row maps to its dict with one C-level dict(zip()); hidden columns (owner/customer types,
+        # key) follow them and zip() stops before them.
+        self.sql_columns = [ETAG, *(column.prop for column in columns)]
         self.slots: list[Slot] = []
-        for position, column in enumerate(columns):
+        for position, column in enumerate(columns, start=1):
             type_position = -1
             if polymorphic(column):
                 type_position = len(self.sql_columns)
@@ -122,11 +127,6 @@ class RowEncoder:
             self.slots.append(
                 Slot(column, position, type_position, formatter(column), column.edm == "Edm.Boolean")
             )
-        version = table.columns.get("versionnumber")
-        self.version_position = -1
-        if version is not None:
-            self.version_position = len(self.sql_columns)
-            self.sql_columns.append(version.prop)
         self.key_position = len(self.sql_columns)
         self.sql_columns.append(table.columns[table.pk].prop)
         self.want_formatted = annotations.wants(FORMATTED)
@@ -138,10 +138,12 @@ class RowEncoder:
             self.money_symbol_position = (
                 self.sql_columns.index(currency.prop) if currency.prop in self.sql_columns else -1
             )
-        self.simple = not annotations.any and not any(s.boolean for s in self.slots)
 
     def select_sql(self, alias: str) -> str:
-        return ", ".join(f"{alias}.{quote(c)}" for c in self.sql_columns)
+        return ", ".join(
+            f"""'W/"' || {alias}."versionnumber" || '"'""" if c == ETAG else f"{alias}.{quote(c)}"
+            for c in self.sql_columns
+        )
 
     def key_of(self, row: Sequence[Any]) -> str:
         return str(row[self.key_position])
@@ -149,21 +151,18 @@ class RowEncoder:
     def encode(self, rows: Sequence[Sequence[Any]], connection: sqlite3.Connection) -> list[dict[str, Any]]:
         names = self._lookup_names(rows, connection) if self.want_formatted else {}
         symbols = self._currency_symbols(rows, connection) if self.want_formatted else {}
-        version_position = self.version_position
-        out = []
+        out: list[dict[str, Any]] = []
         if not self.annotations.any:
-            keys = [s.column.prop for s in self.slots]
+            keys = ["@odata.etag", *(s.column.prop for s in self.slots)]
             booleans = [(s.column.prop, s.position) for s in self.slots if s.boolean]
+            if not booleans:
+                return [dict(zip(keys, row, strict=False)) for row in rows]
             for row in rows:
-                item: dict[str, Any] = (
-                    {"@odata.etag": f'W/"{row[version_position]}"'} if version_position >= 0 else {}
-                )
-                item.update(zip(keys, row, strict=False))  # zip stops at the last selected property
+                item = dict(zip(keys, row, strict=False))
                 for key, position in booleans:
                     value = row[position]
                     if value is not None:
                         item[key] = bool(value)
-                item.setdefault(self.table.columns[self.table.pk].prop, row[self.key_position])
                 out.append(item)
             return out
         for row in rows:
@@ -173,9 +172,7 @@ class RowEncoder:
     def _annotated(
         self, row: Sequence[Any], names: dict[tuple[str, str], str], symbols: dict[str, str]
     ) -> dict[str, Any]:
-        item: dict[str, Any] = {}
-        if self.version_position >= 0:
-            item["@odata.etag"] = f'W/"{row[self.version_position]}"'
+        item: dict[str, Any] = {"@odata.etag": row[0]}
         for slot in self.slots:
             column, value = slot.column, row[slot.position]
             prop = column.prop
@@ -205,7 +202,6 @@ class RowEncoder:
                 if slot.boolean:
                     value = bool(value)
             item[prop] = value
-        item.setdefault(self.table.columns[self.table.pk].prop, row[self.key_position])
         return item
 
     def _lookup_names(

@@ -167,7 +167,7 @@ class D365Dialect(default.DefaultDialect):
         generated = set(table.primary_key) if len(table.primary_key) == 1 else set()
         columns = []
         for col in table.columns:
-            columns.append({
+            info: dict[str, Any] = {
                 "name": col.name,
                 "type": sqla_type(col.edm_type, max_length=col.max_length, precision=col.precision,
                                   scale=col.scale),
@@ -175,7 +175,12 @@ class D365Dialect(default.DefaultDialect):
                 "default": "NEWID()" if col.name in generated and col.edm_type == "Edm.Guid" else None,
                 "autoincrement": False,
                 "comment": col.description,
-            })
+            }
+            if col.name not in generated and (col.read_only or not (col.insertable or col.updatable)):
+                # Labels, lookup names, createdon, versionnumber...: computed by the service, so
+                # SQLAlchemy (the ORM above all) leaves them out of INSERT and UPDATE statements.
+                info["computed"] = {"sqltext": "computed by the service", "persisted": True}
+            columns.append(info)
         return columns
 
     def get_pk_constraint(

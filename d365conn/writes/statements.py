@@ -69,10 +69,27 @@ class WriteTemplate:
     #: Columns of RETURNING / OUTPUT inserted.x (only the primary key is supported).
     returning: tuple[Column, ...]
     binder: Callable[[Params, int], Bound]
+    #: Parameter shapes already checked against the markers (executemany sends thousands alike).
+    _checked: set[object] = field(default_factory=set)
 
     def bind(self, params: Params, first_row: int = 0) -> Bound:
-        check_parameters(self.tree, params)
+        shape = _shape(params)
+        if shape is None or shape not in self._checked:
+            check_parameters(self.tree, params)
+            if shape is not None:
+                self._checked.add(shape)
         return self.binder(params, first_row)
+
+
+def _shape(params: Params) -> object:
+    """What decides whether parameters fit the markers: their kind and count (or names)."""
+    if params is None:
+        return ("none",)
+    if isinstance(params, Mapping):
+        return ("names", frozenset(params))
+    if isinstance(params, (str, bytes)) or not isinstance(params, Sequence):
+        return None
+    return ("count", len(params))
 
 
 # --- constants and parameters --------------------------------------------------------------------
@@ -331,7 +348,7 @@ def _key_where(where: exp.Expr, target: _Target) -> _KeyWhere | None:
 def _key_ops(
     kw: _KeyWhere, table: Table, params: Params, make: Callable[[Key, str], Operation]
 ) -> list[Operation]:
-    ops = []
+    ops: list[Operation] = []
     seen: set[tuple[object, ...]] = set()
     version = kw.version(params) if kw.version is not None else None
     if kw.version is not None and version is None:

@@ -39,7 +39,9 @@ def http(bc_sandbox: BCSandbox) -> Iterator[requests.Session]:
     """A plain HTTP session with a valid token: the test's own view of the service."""
     session = requests.Session()
     session.trust_env = False
-    session.headers.update({"Authorization": "Bearer " + bc_sandbox.access_token(), "Accept": "application/json"})
+    session.headers.update(
+        {"Authorization": "Bearer " + bc_sandbox.access_token(), "Accept": "application/json"}
+    )
     yield session
     session.close()
 

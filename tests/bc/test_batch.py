@@ -21,7 +21,11 @@ def test_a_request_body_in_business_centrals_json_format() -> None:
         BatchItem("2", "DELETE", "https://x/api/v2.0/companies(1)/customers(2)", {"If-Match": "*"}),
     ]
     headers, body = batch_request(items, atomic=True)
-    assert headers == {"Content-Type": "application/json", "Accept": "application/json", "Isolation": "snapshot"}
+    assert headers == {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "Isolation": "snapshot",
+    }
     assert body == {"requests": [
         {"id": "1", "method": "POST", "url": "https://x/api/v2.0/companies(1)/customers",
          "headers": {"Content-Type": "application/json"}, "body": {"displayName": "A"}},
@@ -53,10 +57,11 @@ def test_the_captured_answer_is_read() -> None:
 
 
 def test_a_failed_reply_maps_to_the_pep249_class_by_its_word_code() -> None:
-    document = {"responses": [{"id": "1", "status": 412, "headers": {},
-                               "body": {"error": {"code": "Request_EntityChanged",
-                                                  "message": "Another user has already changed the record.  "
-                                                             "CorrelationId:  1b2c3d4e-0000-4000-8000-000000000000."}}}]}  # fmt: skip
+    message = (
+        "Another user has already changed the record.  CorrelationId:  1b2c3d4e-0000-4000-8000-000000000000."
+    )
+    error_body = {"error": {"code": "Request_EntityChanged", "message": message}}
+    document = {"responses": [{"id": "1", "status": 412, "headers": {}, "body": error_body}]}
     reply = parse_batch_answer(document)[0]
     error = error_from_response(reply.status, reply.headers, reply.body, method="PATCH", url="u")
     assert isinstance(error, d365conn.exceptions.ConcurrencyError)

@@ -22,8 +22,12 @@ COMPANIES = [
 
 
 def test_companies_are_read_from_either_surface() -> None:
-    api = companies_from_rows([{"id": "3AB5C248-E72B-F011-9A4A-7C1E5275406F", "name": "Rebel", "displayName": "R"}])
-    pages = companies_from_rows([{"Id": "3ab5c248-e72b-f011-9a4a-7c1e5275406f", "Name": "Rebel", "Display_Name": "R"}])
+    api = companies_from_rows(
+        [{"id": "3AB5C248-E72B-F011-9A4A-7C1E5275406F", "name": "Rebel", "displayName": "R"}]
+    )
+    pages = companies_from_rows(
+        [{"Id": "3ab5c248-e72b-f011-9a4a-7c1e5275406f", "Name": "Rebel", "Display_Name": "R"}]
+    )
     assert api == pages == [Company("3ab5c248-e72b-f011-9a4a-7c1e5275406f", "Rebel", "R")]
 
 
@@ -96,7 +100,11 @@ def test_companies_work_without_a_company_and_other_tables_explain_why_not(bc_sa
         assert names == [(INTERNATIONAL,), (USA,), ("My Company",)]
         with pytest.raises(d365conn.ProgrammingError) as caught:
             _rows(connection, "SELECT number FROM customers")
-        assert "3 companies" in str(caught.value) and USA in str(caught.value) and "Company=" in str(caught.value)
+        assert (
+            "3 companies" in str(caught.value)
+            and USA in str(caught.value)
+            and "Company=" in str(caught.value)
+        )
         with pytest.raises(d365conn.ProgrammingError, match="choose one"):
             _ = connection.company  # resolving it is the same error
 
@@ -115,7 +123,7 @@ def test_switching_company_without_reconnecting(bc_sandbox: BCSandbox) -> None:
 
 def test_an_unknown_company_fails_at_once_and_keeps_the_current_one(fresh: d365conn.Connection) -> None:
     before = _rows(fresh, "SELECT COUNT(*) FROM customers")
-    with pytest.raises(d365conn.ProgrammingError, match="no company 'Nope'.*available companies"):
+    with pytest.raises(d365conn.ProgrammingError, match=r"no company 'Nope'.*available companies"):
         fresh.company = "Nope"
     assert fresh.company == USA and _rows(fresh, "SELECT COUNT(*) FROM customers") == before
 
@@ -142,3 +150,30 @@ def test_odatav4_pages_are_scoped_by_company_name(bc_sandbox: BCSandbox) -> None
     assert miami == same and miami
     assert {(n, str(i)) for n, i in listed} == {(n, i) for n, i in bc_sandbox.company_ids().items()}
     assert all(isinstance(i, uuid.UUID) for _, i in listed)
+
+
+BC = "https://api.businesscentral.dynamics.com/v2.0/t1/"
+
+
+@pytest.mark.parametrize(
+    ("url", "root", "company"),
+    [
+        (BC + "Production/api/v2.0/", BC + "Production/api/v2.0/", None),
+        (
+            BC + "Production/api/v2.0/companies(3ab5c248-e72b-f011-9a4a-7c1e5275406f)/",
+            BC + "Production/api/v2.0/",
+            "3ab5c248-e72b-f011-9a4a-7c1e5275406f",
+        ),
+        (BC + "Sandbox/ODataV4/Company('CRONUS%20USA%2C%20Inc.')/", BC + "Sandbox/ODataV4/", "CRONUS USA, Inc."),
+        (BC + "Sandbox/ODataV4/?company=My%20Company", BC + "Sandbox/ODataV4/", "My Company"),
+        (BC + "Production/api/contoso/app/v1.0/", BC + "Production/api/contoso/app/v1.0/", None),
+    ],
+)
+def test_the_config_is_cut_back_to_the_surface_root(url: str, root: str, company: str | None) -> None:
+    from d365conn.bc.session import normalise_config
+    from d365conn.config import build_config
+
+    config, endpoint = normalise_config(build_config(ServiceURL=url))
+    assert (config.service_root, config.company, endpoint.tenant) == (root, company, "t1")
+    # An explicit Company= wins over the URL's
+    assert normalise_config(build_config(ServiceURL=url, Company="Other"))[0].company == "Other"

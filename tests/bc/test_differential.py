@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
-import d365conn
-from d365conn.sandbox.bc import BCSandbox
 from differential.odata_reader import ODataReader
 from differential.queries import FromReference, Q
 from differential.reference import SQL_TYPES, ReferenceEngine, read_plain_table
 from differential.runner import differences, pushdown_problems
+
+import d365conn
+from d365conn.sandbox.bc import BCSandbox
 from tests.bc.conftest import USA
 
 #: entity set -> entity type (the reference reads these tables of CRONUS USA)
@@ -40,50 +40,145 @@ QUERIES: list[Q] = [
     Q("eq_city", f"{CU} FROM customers WHERE city = 'Miami'", remote=True, pushed=("city eq 'Miami'",)),
     Q("eq_is_binary", f"{CU} FROM customers WHERE city = 'miami'", remote=True),
     Q("ne_and", f"{CU} FROM customers WHERE city <> 'Miami' AND country = 'US'", remote=True),
-    Q("decimal_gt", f"{CU}, balanceDue FROM customers WHERE balanceDue > 25000", remote=True, pushed=("balanceDue gt 25000",)),
-    Q("decimal_range", f"{CU}, creditLimit FROM customers WHERE creditLimit >= 1000 AND creditLimit < 20000", remote=True),
+    Q(
+        "decimal_gt",
+        f"{CU}, balanceDue FROM customers WHERE balanceDue > 25000",
+        remote=True,
+        pushed=("balanceDue gt 25000",),
+    ),
+    Q(
+        "decimal_range",
+        f"{CU}, creditLimit FROM customers WHERE creditLimit >= 1000 AND creditLimit < 20000",
+        remote=True,
+    ),
     Q("bool_eq", f"{CU} FROM customers WHERE taxLiable = 1", ref=f"{CU} FROM customers WHERE taxLiable"),
-    Q("enum_eq", f"{CU}, blocked FROM customers WHERE blocked = 'Ship'", remote=True, pushed=("blocked eq 'Ship'",)),
+    Q(
+        "enum_eq",
+        f"{CU}, blocked FROM customers WHERE blocked = 'Ship'",
+        remote=True,
+        pushed=("blocked eq 'Ship'",),
+    ),
     Q("enum_blank", f"{CU} FROM customers WHERE blocked = '_x0020_' AND type = 'Person'", remote=True),
     Q("in_one_field", f"{CU}, city FROM customers WHERE city IN ('Miami', 'London', 'Toronto')", remote=True),
     Q("not_in", f"{CU} FROM customers WHERE country NOT IN ('US', 'GB')"),
-    Q("like_prefix", f"{CU} FROM customers WHERE displayName LIKE 'Adatum%'", remote=True, pushed=("startswith(displayName,'Adatum')",)),
+    Q(
+        "like_prefix",
+        f"{CU} FROM customers WHERE displayName LIKE 'Adatum%'",
+        remote=True,
+        pushed=("startswith(displayName,'Adatum')",),
+    ),
     Q("like_contains", f"{CU} FROM customers WHERE displayName LIKE '%Ski%'", remote=True),
     Q("like_suffix", f"{CU} FROM customers WHERE email LIKE '%.example'", remote=True),
-    Q("lower_eq", f"{CU} FROM customers WHERE LOWER(city) = 'gdańsk'", remote=True, pushed=("tolower(city)",)),
+    Q(
+        "lower_eq",
+        f"{CU} FROM customers WHERE LOWER(city) = 'gdańsk'",
+        remote=True,
+        pushed=("tolower(city)",),
+    ),
     Q("upper_eq", f"{CU} FROM customers WHERE UPPER(country) = 'CH'", remote=True),
-    Q("or_same_field", f"{CU} FROM customers WHERE salespersonCode = 'JR' OR salespersonCode = 'PS'", remote=True),
+    Q("substring_pushed", f"{CU} FROM customers WHERE SUBSTRING(number, 2, 3) = '101'", remote=True, pushed=("substring(number,1,3) eq '101'",)),
+    Q("substring_to_end", f"{CU} FROM customers WHERE SUBSTRING(displayName, 8) = 'Winery'", remote=True, pushed=("substring(displayName,7)",)),
+    Q("substring_from_zero_local", f"{CU} FROM customers WHERE SUBSTRING(number, 0, 3) = 'C1'", remote=False),
+    Q(
+        "or_same_field",
+        f"{CU} FROM customers WHERE salespersonCode = 'JR' OR salespersonCode = 'PS'",
+        remote=True,
+    ),
     Q("or_across_fields", f"{CU} FROM customers WHERE city = 'Miami' OR balanceDue > 48000", remote=False),
-    Q("or_across_under_and", f"{CU} FROM customers WHERE country = 'US' AND (city = 'Miami' OR taxLiable = 1)",
-      ref=f"{CU} FROM customers WHERE country = 'US' AND (city = 'Miami' OR taxLiable)", remote=False, pushed=("country eq 'US'",)),
+    Q(
+        "or_across_under_and",
+        f"{CU} FROM customers WHERE country = 'US' AND (city = 'Miami' OR taxLiable = 1)",
+        ref=f"{CU} FROM customers WHERE country = 'US' AND (city = 'Miami' OR taxLiable)",
+        remote=False,
+        pushed=("country eq 'US'",),
+    ),
     Q("not_eq", f"{CU} FROM customers WHERE NOT (city = 'Miami')"),
     Q("empty_string", f"{CU} FROM customers WHERE phoneNumber = ''", remote=True),
-    Q("date_ge", "SELECT number, orderDate FROM salesOrders WHERE orderDate >= '2025-10-01'", ref="SELECT number, orderDate FROM salesOrders WHERE orderDate >= DATE '2025-10-01'", remote=True),
-    Q("datetime_lt", "SELECT number FROM customers WHERE lastModifiedDateTime < '2025-03-01T00:00:00Z'", ref="SELECT number FROM customers WHERE lastModifiedDateTime < TIMESTAMPTZ '2025-03-01 00:00:00+00'"),
-    Q("guid_param", "SELECT number FROM salesOrders WHERE customerId = ?", params=(FromReference("SELECT id FROM customers WHERE number = 'C10000'"),), remote=True),
-    Q("int_range", "SELECT entryNumber, debitAmount FROM generalLedgerEntries WHERE entryNumber BETWEEN 100 AND 160", remote=True),
+    Q(
+        "date_ge",
+        "SELECT number, orderDate FROM salesOrders WHERE orderDate >= '2025-10-01'",
+        ref="SELECT number, orderDate FROM salesOrders WHERE orderDate >= DATE '2025-10-01'",
+        remote=True,
+    ),
+    Q(
+        "datetime_lt",
+        "SELECT number FROM customers WHERE lastModifiedDateTime < '2025-03-01T00:00:00Z'",
+        ref="SELECT number FROM customers WHERE lastModifiedDateTime < TIMESTAMPTZ '2025-03-01 00:00:00+00'",
+    ),
+    Q(
+        "guid_param",
+        "SELECT number FROM salesOrders WHERE customerId = ?",
+        params=(FromReference("SELECT id FROM customers WHERE number = 'C10000'"),),
+        remote=True,
+    ),
+    Q(
+        "int_range",
+        "SELECT entryNumber, debitAmount FROM generalLedgerEntries WHERE entryNumber BETWEEN 100 AND 160",
+        remote=True,
+    ),
     # -- order, limits, distinct ----------------------------------------------------------------------
-    Q("order_limit", f"{CU} FROM customers ORDER BY number DESC LIMIT 7", order="ordered", remote=True, pushed=("$top=7",)),
-    Q("order_offset", f"{CU} FROM customers ORDER BY number OFFSET 20 ROWS FETCH NEXT 10 ROWS ONLY", ref=f"{CU} FROM customers ORDER BY number LIMIT 10 OFFSET 20", order="ordered"),
+    Q(
+        "order_limit",
+        f"{CU} FROM customers ORDER BY number DESC LIMIT 7",
+        order="ordered",
+        remote=True,
+        pushed=("$top=7",),
+    ),
+    Q(
+        "order_offset",
+        f"{CU} FROM customers ORDER BY number OFFSET 20 ROWS FETCH NEXT 10 ROWS ONLY",
+        ref=f"{CU} FROM customers ORDER BY number LIMIT 10 OFFSET 20",
+        order="ordered",
+    ),
     Q("order_ties", "SELECT city, number FROM customers ORDER BY city", order=(0,)),
     Q("distinct", "SELECT DISTINCT country FROM customers"),
-    Q("top_n", "SELECT TOP 3 number FROM items ORDER BY unitPrice DESC, number", ref="SELECT number FROM items ORDER BY unitPrice DESC, number LIMIT 3", order="ordered"),
+    Q(
+        "top_n",
+        "SELECT TOP 3 number FROM items ORDER BY unitPrice DESC, number",
+        ref="SELECT number FROM items ORDER BY unitPrice DESC, number LIMIT 3",
+        order="ordered",
+    ),
     # -- aggregates (local over pushed scans: no $apply on Business Central) -------------------------------
     Q("count_all", "SELECT COUNT(*) FROM generalLedgerEntries", remote=True),
     Q("count_filtered", "SELECT COUNT(*) FROM customers WHERE country = 'US'"),
-    Q("group_sum", "SELECT accountNumber, SUM(debitAmount), SUM(creditAmount), COUNT(*) FROM generalLedgerEntries GROUP BY accountNumber", remote=False),
+    Q(
+        "group_sum",
+        "SELECT accountNumber, SUM(debitAmount), SUM(creditAmount), COUNT(*) FROM generalLedgerEntries GROUP BY accountNumber",
+        remote=False,
+    ),
     Q("group_having", "SELECT city, COUNT(*) AS n FROM customers GROUP BY city HAVING COUNT(*) > 30"),
     Q("avg_min_max", "SELECT MIN(unitPrice), MAX(unitPrice), AVG(unitCost) FROM items"),
     Q("group_enum", "SELECT status, COUNT(*), SUM(totalAmountExcludingTax) FROM salesOrders GROUP BY status"),
-    Q("group_by_date", "SELECT postingDate, SUM(debitAmount) FROM generalLedgerEntries WHERE postingDate < '2025-01-10' GROUP BY postingDate",
-      ref="SELECT postingDate, SUM(debitAmount) FROM generalLedgerEntries WHERE postingDate < DATE '2025-01-10' GROUP BY postingDate"),
+    Q(
+        "group_by_date",
+        "SELECT postingDate, SUM(debitAmount) FROM generalLedgerEntries WHERE postingDate < '2025-01-10' GROUP BY postingDate",
+        ref="SELECT postingDate, SUM(debitAmount) FROM generalLedgerEntries WHERE postingDate < DATE '2025-01-10' GROUP BY postingDate",
+    ),
     # -- joins and subqueries (local) -------------------------------------------------------------------
-    Q("join_orders_customers", "SELECT o.number, c.displayName, o.totalAmountExcludingTax FROM salesOrders o JOIN customers c ON o.customerId = c.id WHERE c.city = 'London'"),
-    Q("join_lines_items", "SELECT l.sequence, i.number, l.quantity * i.unitPrice FROM salesOrderLines l JOIN items i ON l.itemId = i.id WHERE i.type = 'Service'"),
-    Q("order_totals_match_lines", "SELECT o.number, o.totalAmountExcludingTax, SUM(l.amountExcludingTax) FROM salesOrders o JOIN salesOrderLines l ON l.documentId = o.id GROUP BY o.number, o.totalAmountExcludingTax"),
-    Q("in_subquery", "SELECT number FROM customers WHERE id IN (SELECT customerId FROM salesOrders WHERE status = 'Draft')"),
-    Q("left_join_null", "SELECT c.number FROM customers c LEFT JOIN salesOrders o ON o.customerId = c.id WHERE o.id IS NULL"),
-    Q("gl_by_account", "SELECT a.displayName, COUNT(*) FROM generalLedgerEntries g JOIN accounts a ON g.accountId = a.id GROUP BY a.displayName"),
+    Q(
+        "join_orders_customers",
+        "SELECT o.number, c.displayName, o.totalAmountExcludingTax FROM salesOrders o JOIN customers c ON o.customerId = c.id WHERE c.city = 'London'",
+    ),
+    Q(
+        "join_lines_items",
+        "SELECT l.sequence, i.number, l.quantity * i.unitPrice FROM salesOrderLines l JOIN items i ON l.itemId = i.id WHERE i.type = 'Service'",
+    ),
+    Q(
+        "order_totals_match_lines",
+        "SELECT o.number, o.totalAmountExcludingTax, SUM(l.amountExcludingTax) FROM salesOrders o JOIN salesOrderLines l ON l.documentId = o.id GROUP BY o.number, o.totalAmountExcludingTax",
+    ),
+    Q(
+        "in_subquery",
+        "SELECT number FROM customers WHERE id IN (SELECT customerId FROM salesOrders WHERE status = 'Draft')",
+    ),
+    Q(
+        "left_join_null",
+        "SELECT c.number FROM customers c LEFT JOIN salesOrders o ON o.customerId = c.id WHERE o.id IS NULL",
+    ),
+    Q(
+        "gl_by_account",
+        "SELECT a.displayName, COUNT(*) FROM generalLedgerEntries g JOIN accounts a ON g.accountId = a.id GROUP BY a.displayName",
+    ),
 ]
 
 

@@ -14,7 +14,9 @@ from d365conn.sandbox.bc import BCSandbox
 from tests.bc.conftest import LEDGER_ROWS
 
 
-def rows(connection: d365conn.Connection, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+def rows(
+    connection: d365conn.Connection, sql: str, params: tuple[object, ...] = ()
+) -> list[tuple[object, ...]]:
     cursor = connection.cursor()
     cursor.execute(sql, params)
     return [tuple(r) for r in cursor.fetchall()]
@@ -24,8 +26,9 @@ def plan(connection: d365conn.Connection, sql: str) -> str:
     return "\n".join(unquote(str(r[0])) for r in rows(connection, "EXPLAIN " + sql))
 
 
-def test_or_across_fields_is_never_sent_and_still_answers(usa: d365conn.Connection, http: requests.Session,
-                                                          bc_sandbox: BCSandbox, usa_id: str) -> None:
+def test_or_across_fields_is_never_sent_and_still_answers(
+    usa: d365conn.Connection, http: requests.Session, bc_sandbox: BCSandbox, usa_id: str
+) -> None:
     sql = "SELECT number FROM customers WHERE city = 'Miami' OR country = 'GB'"
     shown = plan(usa, sql)
     assert " or " not in shown.split("locally:")[0]  # the requests carry no OR across fields
@@ -57,7 +60,10 @@ def test_tolower_and_toupper_are_pushed(usa: d365conn.Connection) -> None:
 
 
 def test_aggregates_run_locally_over_a_pushed_scan_never_apply(usa: d365conn.Connection) -> None:
-    sql = "SELECT accountNumber, SUM(debitAmount), COUNT(*) FROM generalLedgerEntries WHERE postingDate >= '2025-06-01' GROUP BY accountNumber"
+    sql = (
+        "SELECT accountNumber, SUM(debitAmount), COUNT(*) FROM generalLedgerEntries "
+        "WHERE postingDate >= '2025-06-01' GROUP BY accountNumber"
+    )
     shown = plan(usa, sql)
     assert "$apply" not in shown and "postingDate ge 2025-06-01" in shown and "GROUP BY" in shown
     result = rows(usa, sql)
@@ -89,8 +95,9 @@ def test_offset_uses_skip_and_limit_is_enforced(usa: d365conn.Connection) -> Non
     assert [r[0] for r in rows(usa, sql)] == everything[10:15]
 
 
-def test_apply_and_unknown_functions_are_refused_by_the_service(http: requests.Session, bc_sandbox: BCSandbox,
-                                                                usa_id: str) -> None:
+def test_apply_and_unknown_functions_are_refused_by_the_service(
+    http: requests.Session, bc_sandbox: BCSandbox, usa_id: str
+) -> None:
     base = f"{bc_sandbox.service_url}companies({usa_id})/customers"
     applied = http.get(base, params={"$apply": "aggregate($count as n)"})
     assert applied.status_code == 400 and applied.json()["error"]["code"] == "BadRequest"
@@ -102,8 +109,9 @@ def test_apply_and_unknown_functions_are_refused_by_the_service(http: requests.S
     assert with_version.status_code == 200 and with_version.json()["value"]
 
 
-def test_service_errors_map_to_pep249_classes(usa: d365conn.Connection, http: requests.Session,
-                                               bc_sandbox: BCSandbox, usa_id: str) -> None:
+def test_service_errors_map_to_pep249_classes(
+    usa: d365conn.Connection, http: requests.Session, bc_sandbox: BCSandbox, usa_id: str
+) -> None:
     missing = "00000000-0000-0000-0000-000000000001"
     answer = http.get(f"{bc_sandbox.service_url}companies({usa_id})/customers({missing})")
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "BadRequest_NotFound"

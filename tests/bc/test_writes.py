@@ -37,7 +37,9 @@ def usa_id(bc_sandbox: BCSandbox) -> str:
 def http(bc_sandbox: BCSandbox) -> Iterator[requests.Session]:
     session = requests.Session()
     session.trust_env = False
-    session.headers.update({"Authorization": "Bearer " + bc_sandbox.access_token(), "Accept": "application/json"})
+    session.headers.update(
+        {"Authorization": "Bearer " + bc_sandbox.access_token(), "Accept": "application/json"}
+    )
     yield session
     session.close()
 
@@ -80,7 +82,9 @@ def sent(fresh: d365conn.Connection) -> Iterator[list[tuple[str, str, dict[str, 
 
 def test_insert_update_delete_by_key(fresh: d365conn.Connection, sent: list[Any], usa_id: str) -> None:
     cursor = fresh.cursor()
-    cursor.execute("INSERT INTO customers (number, displayName, creditLimit) VALUES (?, ?, ?)", ("W-1", "Write Co", 100))
+    cursor.execute(
+        "INSERT INTO customers (number, displayName, creditLimit) VALUES (?, ?, ?)", ("W-1", "Write Co", 100)
+    )
     assert cursor.rowcount == 1 and isinstance(cursor.lastrowid, uuid.UUID)
     new_id = cursor.lastrowid
     assert rows(fresh, "SELECT id, displayName, creditLimit FROM customers WHERE number = 'W-1'") == [
@@ -88,7 +92,9 @@ def test_insert_update_delete_by_key(fresh: d365conn.Connection, sent: list[Any]
     ]
     assert run(fresh, "UPDATE customers SET displayName = ? WHERE id = ?", ("Renamed", new_id)) == 1
     assert run(fresh, "DELETE FROM customers WHERE id = ?", (new_id,)) == 1
-    assert run(fresh, "DELETE FROM customers WHERE id = ?", (new_id,)) == 0  # gone: 404 is "no row", as in SQL
+    assert (
+        run(fresh, "DELETE FROM customers WHERE id = ?", (new_id,)) == 0
+    )  # gone: 404 is "no row", as in SQL
     post, patch, delete = sent[0], sent[1], sent[2]
     assert post[0] == "POST" and post[1].endswith(f"/api/v2.0/companies({usa_id})/customers")
     assert patch[0] == "PATCH" and patch[2]["If-Match"] == "*"  # BC requires If-Match: last writer wins
@@ -101,14 +107,20 @@ def test_update_by_where_reads_then_patches_inside_the_company(fresh: d365conn.C
     assert rows(fresh, "SELECT DISTINCT salespersonCode FROM customers WHERE city = 'Toronto'") == [("ZZ",)]
 
 
-def test_the_service_refuses_patch_without_if_match(bc_sandbox: BCSandbox, http: requests.Session, usa_id: str) -> None:
+def test_the_service_refuses_patch_without_if_match(
+    bc_sandbox: BCSandbox, http: requests.Session, usa_id: str
+) -> None:
     base = f"{bc_sandbox.service_url}companies({usa_id})/items"
     item = http.get(base, params={"$top": "1"}).json()["value"][0]
     refused = http.patch(f"{base}({item['id']})", json={"displayName": "x"})
     assert refused.status_code == 428
-    stale = http.patch(f"{base}({item['id']})", json={"displayName": "x"}, headers={"If-Match": 'W/"JzE7MTswMDsn"'})
+    stale = http.patch(
+        f"{base}({item['id']})", json={"displayName": "x"}, headers={"If-Match": 'W/"JzE7MTswMDsn"'}
+    )
     assert stale.status_code == 412 and stale.json()["error"]["code"] == "Request_EntityChanged"
-    fine = http.patch(f"{base}({item['id']})", json={"displayName": "y"}, headers={"If-Match": item["@odata.etag"]})
+    fine = http.patch(
+        f"{base}({item['id']})", json={"displayName": "y"}, headers={"If-Match": item["@odata.etag"]}
+    )
     assert fine.status_code == 200 and fine.json()["@odata.etag"] != item["@odata.etag"]
 
 
@@ -118,9 +130,9 @@ def _update_op(connection: d365conn.Connection, row_id: uuid.UUID, if_match: str
     return Operation("update", table, {"displayName": "Etag Co"}, key, if_match=if_match)
 
 
-def test_a_known_etag_is_sent_and_a_stale_one_is_a_concurrency_error(fresh: d365conn.Connection,
-                                                                     http: requests.Session,
-                                                                     bc_sandbox: BCSandbox, usa_id: str) -> None:
+def test_a_known_etag_is_sent_and_a_stale_one_is_a_concurrency_error(
+    fresh: d365conn.Connection, http: requests.Session, bc_sandbox: BCSandbox, usa_id: str
+) -> None:
     row_id = rows(fresh, "SELECT id FROM customers WHERE number = 'C10010'")[0][0]
     url = f"{bc_sandbox.service_url}companies({usa_id})/customers({row_id})"
     etag = http.get(url).json()["@odata.etag"]
@@ -132,24 +144,32 @@ def test_a_known_etag_is_sent_and_a_stale_one_is_a_concurrency_error(fresh: d365
     assert sender.single(_update_op(fresh, row_id, "*")).affected == 1  # last writer wins when asked
 
 
-def test_optimistic_concurrency_reads_the_current_etag_first(bc_sandbox: BCSandbox, http: requests.Session,
-                                                             usa_id: str) -> None:
-    string = bc_sandbox.connection_string_for(bc_sandbox.service_url, Company=USA) + "OptimisticConcurrency=true;"
+def test_optimistic_concurrency_reads_the_current_etag_first(
+    bc_sandbox: BCSandbox, http: requests.Session, usa_id: str
+) -> None:
+    string = (
+        bc_sandbox.connection_string_for(bc_sandbox.service_url, Company=USA) + "OptimisticConcurrency=true;"
+    )
     with d365conn.connect(string) as connection:
         row_id = rows(connection, "SELECT id FROM customers WHERE number = 'C10020'")[0][0]
         sender = connection.service.writes.sender()
         assert isinstance(sender, BCSender)
         prepared = sender.prepared(_update_op(connection, row_id, None))
-        current = http.get(f"{bc_sandbox.service_url}companies({usa_id})/customers({row_id})").json()["@odata.etag"]
+        current = http.get(f"{bc_sandbox.service_url}companies({usa_id})/customers({row_id})").json()[
+            "@odata.etag"
+        ]
         assert prepared.if_match == current
         assert run(connection, "UPDATE customers SET displayName = 'Checked' WHERE id = ?", (row_id,)) == 1
 
 
-def test_commit_sends_json_batches_of_at_most_100_with_snapshot_isolation(fresh: d365conn.Connection,
-                                                                           sent: list[Any]) -> None:
+def test_commit_sends_json_batches_of_at_most_100_with_snapshot_isolation(
+    fresh: d365conn.Connection, sent: list[Any]
+) -> None:
     fresh.autocommit = False
-    fresh.cursor().executemany("INSERT INTO vendors (number, displayName) VALUES (?, ?)",
-                               [(f"VB{i:03d}", f"Batch vendor {i}") for i in range(150)])
+    fresh.cursor().executemany(
+        "INSERT INTO vendors (number, displayName) VALUES (?, ?)",
+        [(f"VB{i:03d}", f"Batch vendor {i}") for i in range(150)],
+    )
     assert not sent  # queued until commit
     fresh.commit()
     batches = [c for c in sent if c[1].endswith("/$batch")]
@@ -164,7 +184,9 @@ def test_commit_sends_json_batches_of_at_most_100_with_snapshot_isolation(fresh:
 def test_a_failing_row_rolls_the_whole_batch_back(fresh: d365conn.Connection) -> None:
     fresh.autocommit = False
     cursor = fresh.cursor()
-    cursor.executemany("INSERT INTO items (number, displayName) VALUES (?, ?)", [("RB-1", "a"), ("RB-2", "b")])
+    cursor.executemany(
+        "INSERT INTO items (number, displayName) VALUES (?, ?)", [("RB-1", "a"), ("RB-2", "b")]
+    )
     cursor.execute("INSERT INTO items (number, displayName) VALUES ('1000', 'a duplicate number')")
     with pytest.raises(exc.DuplicateRecordError, match="rolled back") as caught:
         fresh.commit()
@@ -182,7 +204,8 @@ def test_continue_on_error_applies_the_good_rows_and_reports_the_bad(bc_sandbox:
             )
         assert [row for row, _ in caught.value.failures] == [1] and caught.value.applied == 2
         assert rows(connection, "SELECT number FROM items WHERE number LIKE 'CE-%' ORDER BY number") == [
-            ("CE-1",), ("CE-2",)
+            ("CE-1",),
+            ("CE-2",),
         ]
 
 
@@ -197,19 +220,25 @@ def test_upsert_is_refused_before_anything_is_sent(fresh: d365conn.Connection, s
 def test_deep_insert_of_a_sales_order_with_lines(fresh: d365conn.Connection) -> None:
     customer = rows(fresh, "SELECT id FROM customers WHERE number = 'C10030'")[0][0]
     items = rows(fresh, "SELECT id, unitPrice FROM items ORDER BY number LIMIT 2")
-    order = deep_insert(fresh, "salesOrders", {"customerId": str(customer), "externalDocumentNumber": "DEEP-1"},
-                        {"salesOrderLines": [{"itemId": str(i), "quantity": 2} for i, _ in items]})
+    order = deep_insert(
+        fresh,
+        "salesOrders",
+        {"customerId": str(customer), "externalDocumentNumber": "DEEP-1"},
+        {"salesOrderLines": [{"itemId": str(i), "quantity": 2} for i, _ in items]},
+    )
     lines = order["salesOrderLines"]
     assert [line["sequence"] for line in lines] == [10000, 20000]
     total = sum(2 * price for _, price in items)
     assert order["totalAmountExcludingTax"] == total and order["@odata.etag"].startswith('W/"')
-    assert rows(fresh, "SELECT COUNT(*) FROM salesOrderLines WHERE documentId = ?", (uuid.UUID(order["id"]),)) == [(2,)]
+    assert rows(
+        fresh, "SELECT COUNT(*) FROM salesOrderLines WHERE documentId = ?", (uuid.UUID(order["id"]),)
+    ) == [(2,)]
 
 
 def test_deep_insert_is_refused_on_odatav4_pages(bc_sandbox: BCSandbox, http: requests.Session) -> None:
     url = bc_sandbox.odata_url + "Company('CRONUS%20USA%2C%20Inc.')/Customer"
     answer = http.post(url, json={"No": "DP-1", "Name": "x", "Lines": [{"a": 1}]})
     assert answer.status_code == 400 and "Deep insert" in answer.json()["error"]["message"]
-    with d365conn.connect(bc_sandbox.connection_string_for(bc_sandbox.odata_url, Company=USA)) as connection:
-        with pytest.raises(exc.NotSupportedError, match="API pages"):
-            deep_insert(connection, "Customer", {"No": "DP-2"}, {"Lines": [{}]})
+    string = bc_sandbox.connection_string_for(bc_sandbox.odata_url, Company=USA)
+    with d365conn.connect(string) as connection, pytest.raises(exc.NotSupportedError, match="API pages"):
+        deep_insert(connection, "Customer", {"No": "DP-2"}, {"Lines": [{}]})

@@ -274,7 +274,8 @@ def test_open_catalog_for_business_central_reads_metadata_at_the_surface_root(
         def get_json(self, url: str) -> Any:
             return fetcher.fetch_json(url)
 
-        def get_text(self, url: str) -> str:
+        def get_text(self, url: str, headers: dict[str, str] | None = None) -> str:
+            assert headers == {"Accept": "application/xml"}  # SAP CAP answers JSON $metadata otherwise
             return fetcher.fetch_text(url)
 
     catalog = open_catalog(config, "businesscentral", Transportish())

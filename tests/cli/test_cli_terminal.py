@@ -28,12 +28,13 @@ def slow_sandbox(cli_sandbox: Any) -> Iterator[Any]:
 
 
 def start_on_terminal(*args: str, stdout: Any) -> tuple[subprocess.Popen[bytes], int]:
-    """Run ``d365conn`` with standard error on a pseudo-terminal; return the process and the master fd."""
+    """Run ``d365conn`` with standard error (and standard output when ``stdout`` is None) on a
+    pseudo-terminal; return the process and the master fd."""
     master, slave = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "d365conn", *args],
         stdin=subprocess.DEVNULL,
-        stdout=stdout,
+        stdout=slave if stdout is None else stdout,
         stderr=slave,
         env=clean_env(),
     )
@@ -131,3 +132,36 @@ def test_ctrl_c_stops_cleanly_with_130(slow_sandbox: Any, tmp_path: Path) -> Non
     assert code == 130, text
     assert "d365conn: interrupted" in text and "Traceback" not in text
     assert not target.exists() and not list(tmp_path.iterdir())  # no half-written file
+
+
+def test_table_on_the_terminal_is_printed_after_the_line_is_erased(slow_sandbox: Any) -> None:
+    proc, master = start_on_terminal(
+        "query", "-c", slow_sandbox.connection_string + "PageSize=10;", SLOW_SQL, stdout=None
+    )
+    screen = read_terminal(master, proc)
+    assert proc.wait(timeout=60) == 0
+    os.close(master)
+    text = screen.decode().replace("\r\n", "\n")
+    assert "rows/s" in text
+    before, _, table = text.rpartition("\r\x1b[K")  # the last erase comes before the table
+    assert "rows/s" in before and "rows/s" not in table
+    lines = table.splitlines()
+    assert lines[0].split() == ["accountid", "name", "revenue"] and "(300 rows)" in lines
+
+
+def test_no_line_when_rows_stream_to_the_same_terminal(slow_sandbox: Any) -> None:
+    proc, master = start_on_terminal(
+        "query",
+        "-c",
+        slow_sandbox.connection_string + "PageSize=10;",
+        "--format",
+        "csv",
+        SLOW_SQL,
+        stdout=None,
+    )
+    screen = read_terminal(master, proc)
+    assert proc.wait(timeout=60) == 0
+    os.close(master)
+    text = screen.decode()
+    assert "rows/s" not in text and "\x1b[K" not in text
+    assert len(text.splitlines()) == 301

@@ -222,3 +222,30 @@ def test_create_update_upsert_multiple(api: Api) -> None:
         },
     ).json()
     assert [r["RecordCreated"] for r in upserted["Results"]] == [False, True]
+
+
+def test_concurrent_readers_and_writers_over_keep_alive_connections(api: Api) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    headers = dict(api.session.headers)
+
+    def reader(_: int) -> int:
+        with requests.Session() as session:
+            session.headers.update(headers)
+            body = session.get(api.url + "accounts?$select=name&$top=200").json()
+            return len(body["value"])
+
+    def writer(index: int) -> int:
+        with requests.Session() as session:
+            session.headers.update(headers)
+            return session.post(api.url + "accounts", json={"name": f"Concurrent {index}"}).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:  # reads and writes interleaved
+        futures = [(pool.submit(reader, i), pool.submit(writer, i)) for i in range(16)]
+        reads = [r.result() for r, _ in futures]
+        writes = [w.result() for _, w in futures]
+    assert reads == [200] * 16 and writes == [204] * 16
+    found = api.get("accounts/$count?$filter=startswith(name,'Concurrent ')").text
+    assert found == "16"

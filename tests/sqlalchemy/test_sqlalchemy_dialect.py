@@ -203,6 +203,17 @@ def test_ping_and_pool_pre_ping(d365_sandbox: Any, url_for: Any) -> None:
     bad.dispose()
 
 
+def test_connect_args_carry_options_and_secrets(d365_sandbox: Any, url_for: Any) -> None:
+    # The secret kept out of the URL: keyword options of d365conn.connect() through connect_args.
+    url = url_for(d365_sandbox).replace(f"ClientSecret={d365_sandbox.client_secret}&", "")
+    assert "ClientSecret" not in url
+    eng = sa.create_engine(url, connect_args={"ClientSecret": d365_sandbox.client_secret})
+    with eng.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM account")).scalar_one() == 500
+    assert d365_sandbox.client_secret not in repr(eng.url)
+    eng.dispose()
+
+
 def test_compiled_sql_reads_the_same_under_the_postgres_reading(
     d365_sandbox: Any, url_for: Any, account: sa.Table
 ) -> None:

@@ -43,6 +43,9 @@ def test_read_sql_table_reflects_and_reads_every_row(engine: sa.Engine) -> None:
     assert list(frame.columns) == ["opportunityid", "name", "estimatedvalue"]
     with engine.connect() as conn:
         assert len(frame) == conn.execute(sa.text("SELECT COUNT(*) FROM opportunity")).scalar_one()
+    # Tools that name the schema (Superset does) get the same table: dbo.opportunity.
+    qualified = pd.read_sql_table("opportunity", engine, schema="dbo", columns=["opportunityid", "name"])
+    assert qualified["opportunityid"].tolist() == frame["opportunityid"].tolist()
 
 
 def test_chunks_stream_the_whole_result(engine: sa.Engine) -> None:

@@ -64,3 +64,34 @@ def test_fetch_and_cte(write_engine: sa.Engine) -> None:
         big = sa.select(account.c.name).where(account.c.revenue > 0).cte("big")
         total = conn.execute(sa.select(sa.func.count()).select_from(big)).scalar_one()
         assert total == conn.execute(sa.text("SELECT COUNT(*) FROM account WHERE revenue > 0")).scalar_one()
+
+
+def test_orm_reads_updates_and_deletes(write_engine: sa.Engine) -> None:
+    from sqlalchemy.orm import DeclarativeBase, Session
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Account(Base):
+        __table__ = sa.Table("account", Base.metadata, autoload_with=write_engine)
+
+    # Service-computed columns (labels, lookup names, createdon...) are reflected as computed, so
+    # the ORM leaves them out of its UPDATE statements.
+    computed = {c.name for c in Account.__table__.c if c.computed is not None}
+    assert {"industrycodename", "primarycontactidname", "createdon", "versionnumber"} <= computed
+    assert "name" not in computed and "accountid" not in computed
+    with Session(write_engine) as session:
+        rows = session.scalars(sa.select(Account).order_by(Account.name).limit(2)).all()
+        assert len(rows) == 2
+        first = rows[0]
+        first.description = "changed by the ORM"
+        session.commit()
+        key = first.accountid
+        fetched = session.scalar(sa.select(Account.description).where(Account.accountid == key))
+        assert fetched == "changed by the ORM"
+        session.delete(first)
+        session.commit()
+        assert (
+            session.scalar(sa.select(sa.func.count()).select_from(Account).where(Account.accountid == key))
+            == 0
+        )

@@ -312,3 +312,24 @@ def test_explain_shows_the_requests_and_sends_none(connect: Any, reader: Reader,
     assert f"then, for each row read: DELETE {root}accounts..." in lines
     assert requests_of(conn) == before  # explained, not run
     assert reader.rows("accounts", f"name eq '{tag}'", "accountid") == []
+
+
+def test_upsert_many_by_primary_key_with_upsertmultiple(connect: Any, reader: Reader, tag: str) -> None:
+    conn = connect(UseBulkActions="true")
+    cur = conn.cursor()
+    cur.execute("SELECT TOP 1 accountid FROM account")
+    keys = [uuid.uuid4() for _ in range(4)]
+    sql = (
+        "MERGE INTO account t USING (VALUES (?, ?)) s (id, nm) ON t.accountid = s.id "
+        "WHEN MATCHED THEN UPDATE SET name = s.nm "
+        "WHEN NOT MATCHED THEN INSERT (accountid, name) VALUES (s.id, s.nm)"
+    )
+    before = requests_of(conn)
+    cur.executemany(sql, [(k, tag) for k in keys])
+    assert cur.rowcount == 4 and requests_of(conn) == before + 1  # one UpsertMultiple call
+    cur.executemany(sql, [(k, f"{tag}-2") for k in keys[:2]])
+    found = {
+        r["accountid"]: r["name"]
+        for r in reader.rows("accounts", f"startswith(name,'{tag}')", "accountid,name")
+    }
+    assert found == {str(keys[0]): f"{tag}-2", str(keys[1]): f"{tag}-2", str(keys[2]): tag, str(keys[3]): tag}

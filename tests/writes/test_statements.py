@@ -213,3 +213,13 @@ def test_json_is_exact() -> None:
         "revenue": Decimal("12345678901234567.1234")
     }
     assert "12345678901234567.1234" in line
+
+
+def test_on_conflict_from_a_select_reads_by_position() -> None:
+    sql = (
+        "INSERT INTO account (accountnumber, name) SELECT lastname, lastname FROM contact "
+        "ON CONFLICT (accountnumber) DO UPDATE SET name = excluded.name"
+    )
+    bound = translate(sql, CAT).bind(None)
+    ops = bound.sources[0].make(["lastname", "lastname"], ["K-1", "Name"], 0)
+    assert [render(op) for op in ops] == ['PATCH accounts(accountnumber=\'K-1\') {"name":"Name"}']

@@ -374,6 +374,20 @@ def _number(found: dict[str, str], name: str) -> int | None:
 
 def apply(rows: list[dict[str, Any]], options: Options, entity: EntitySet) -> list[dict[str, Any]]:
     """Filter, sort, skip and top (in that order), as an OData service applies them."""
+    return window(matching(rows, options, entity), options)
+
+
+def window(rows: list[dict[str, Any]], options: Options) -> list[dict[str, Any]]:
+    """``$skip`` then ``$top`` of rows already filtered and sorted."""
+    if options.skip:
+        rows = rows[options.skip :]
+    if options.top is not None:
+        rows = rows[: options.top]
+    return rows
+
+
+def matching(rows: list[dict[str, Any]], options: Options, entity: EntitySet) -> list[dict[str, Any]]:
+    """The rows ``$filter`` keeps, in ``$orderby`` order (what ``$count`` counts)."""
     if options.filter is not None:
         evaluator = Evaluator(entity)
         rows = [r for r in rows if evaluator.test(options.filter, r)]
@@ -383,10 +397,6 @@ def apply(rows: list[dict[str, Any]], options: Options, entity: EntitySet) -> li
         missing = [r for r in rows if r.get(name) is None]
         present.sort(key=lambda r: _comparable(r.get(name), edm), reverse=descending)
         rows = present + missing if descending else missing + present
-    if options.skip:
-        rows = rows[options.skip :]
-    if options.top is not None:
-        rows = rows[: options.top]
     return rows
 
 

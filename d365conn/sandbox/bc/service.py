@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, unquote
 
 from d365conn.sandbox.bc import errors
 from d365conn.sandbox.bc.errors import BCError, bad_request, not_found, segment_not_found
-from d365conn.sandbox.bc.query import Options, apply, parse_options
+from d365conn.sandbox.bc.query import Options, apply, matching, parse_options, window
 from d365conn.sandbox.bc.rows import (
     company_path,
     context_url,
@@ -148,6 +148,8 @@ class BCService:
         if entity is None:
             raise segment_not_found(name)
         if name == company_set:
+            if method != "GET":
+                raise BCError(405, errors.METHOD_NOT_ALLOWED, f"'{method}' requests for '{name}' are not allowed.")
             if key is not None:
                 row = self.store.company(key)
                 if row is None:
@@ -270,12 +272,13 @@ class BCService:
     ) -> Response:
         surface, query, headers = call.surface, call.query, call.headers
         options = parse_options(query, entity, self._navigation(surface, entity))
-        chosen = apply(rows, options, entity)
+        matched = matching(rows, options, entity)
+        chosen = window(matched, options)
         if count_only:
             return Response(
                 200,
                 {"Content-Type": "text/plain; charset=utf-8", "OData-Version": "4.0"},
-                str(len(chosen)).encode("ascii"),
+                str(len(matched)).encode("ascii"),
             )
         prefer = next((v for k, v in headers.items() if k.lower() == "prefer"), "")
         wanted = _MAXPAGESIZE.search(prefer)
@@ -290,7 +293,7 @@ class BCService:
             "@odata.context": context_url(self.root(surface), company, surface, tail, options.select)
         }
         if options.count:
-            payload["@odata.count"] = len(chosen)
+            payload["@odata.count"] = len(matched)  # $count ignores $top and $skip
         payload["value"] = values
         answer_headers: dict[str, str] = {}
         if wanted:
