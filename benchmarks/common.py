@@ -52,6 +52,26 @@ def median_seconds(fn: Callable[[], Any], runs: int, *, warmup: bool = True) -> 
     return statistics.median(times), result
 
 
+def interleaved(fns: dict[str, Callable[[], Any]], runs: int) -> dict[str, tuple[float, Any]]:
+    """Median time of each function, the runs interleaved (A B C, A B C, ...) so that a machine
+    that gets busier or quieter during the measurement shifts every contender alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    results: dict[str, Any] = {}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(times[name]), results[name]) for name in fns}
+
+
+def load_average() -> tuple[float, float, float] | None:
+    try:
+        return os.getloadavg()
+    except OSError:
+        return None
+
+
 def versions() -> dict[str, str]:
     out = {}
     for dist in (
@@ -80,6 +100,7 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "versions": versions(),
+        "load_average_at_start": load_average(),
     }
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

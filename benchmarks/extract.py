@@ -22,7 +22,7 @@ import requests
 
 import d365conn
 from benchmarks.bench_decode import COLUMNS as ODATA_COLUMNS
-from benchmarks.common import DATA, Figure, median_seconds
+from benchmarks.common import DATA, Figure, interleaved
 from d365conn.sandbox import Sandbox
 
 PAGE = 5000
@@ -79,32 +79,25 @@ def case1(sb: Sandbox, rows: int, runs: int) -> list[Figure]:
         warm = conn.cursor()  # imports (pandas via pyarrow), catalog and plan: not part of the figures
         warm.execute("SELECT TOP 10 name FROM account")
         warm.fetch_df()
-        base_t, base_n = median_seconds(bare_loop(sb, token), runs, warmup=False)
-        base_rps = base_n / base_t
-        for how, name, target in (
+        methods = (
             ("fetchall", "fetchall() rows/s", 1.0),
             ("arrow", "fetch_arrow_table() rows/s", 2.0),
             ("df", "fetch_df() rows/s", 2.0),
-        ):
-            before = conn.service.transport.bytes_received
-            t, n = median_seconds(cursor_run(conn, how), runs, warmup=False)
-            per_run = (conn.service.transport.bytes_received - before) / runs
+        )
+        before = conn.service.transport.bytes_received
+        contenders = {"bare": bare_loop(sb, token), **{m: cursor_run(conn, m) for m, _, _ in methods}}
+        timed = interleaved(contenders, runs)
+        per_run = (conn.service.transport.bytes_received - before) / runs / len(methods)
+        base_t, base_n = timed["bare"]
+        for how, name, target in methods:
+            t, n = timed[how]
             ratio = base_t / t
-            figures.append(
-                Figure(
-                    "1",
-                    f"extract {n:,} x {len(SQL_COLUMNS)} cols: {name}",
-                    n / t,
-                    "rows/s",
-                    base_rps,
-                    "bare requests+json loop over the same pages (no type conversion)",
-                    ratio,
-                    f">= {target:g}x",
-                    ratio >= target,
-                    runs,
-                    extra={"seconds": t, "baseline_seconds": base_t, "bytes_per_run": per_run},
-                )
-            )
+            figures.append(Figure(
+                "1", f"extract {n:,} x {len(SQL_COLUMNS)} cols: {name}", n / t, "rows/s", base_n / base_t,
+                "bare requests+json loop over the same pages (no type conversion)", ratio,
+                f">= {target:g}x", ratio >= target, runs,
+                extra={"seconds": t, "baseline_seconds": base_t, "bytes_per_run": per_run},
+            ))
     return figures
 
 
@@ -129,9 +122,9 @@ def _case3_variant(sb: Sandbox, runs: int, sql: str, page: int, label: str) -> F
 
         for conn in (seq_conn, par_conn):  # token, catalog and plan outside the timing
             conn.cursor().execute("SELECT TOP 1 name FROM account")
-        seq_t, seq_n = median_seconds(read(seq_conn, "seq"), runs, warmup=False)
         before = par_conn.service.transport.requests_sent
-        par_t, par_n = median_seconds(read(par_conn, "par"), runs, warmup=False)
+        timed = interleaved({"seq": read(seq_conn, "seq"), "par": read(par_conn, "par")}, runs)
+        (seq_t, seq_n), (par_t, par_n) = timed["seq"], timed["par"]
         requests_per_run = (par_conn.service.transport.requests_sent - before) / runs
         identical = sorted(results["seq"], key=lambda r: r[0]) == sorted(results["par"], key=lambda r: r[0])
         stats = sb.faults.stats()  # type: ignore[union-attr]

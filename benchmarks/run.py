@@ -22,7 +22,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from benchmarks.common import Figure, machine, print_table, write_json
+from benchmarks.common import Figure, load_average, machine, print_table, write_json
 
 FULL = {
     "extract": 200_000,
@@ -95,6 +95,7 @@ def main() -> None:
 
         step("case 7 (pushdown, 30 queries)", lambda: case7(sizes["pushdown"]))
     seconds = time.perf_counter() - started
+    info["load_average_at_end"] = load_average()
     print_table(figures, info, args.runs, args.quick)
     path = write_json(figures, info, {**vars(args), "sizes": sizes}, seconds)
     print(f"\ntotal {seconds / 60:.1f} min; results written to {path}")

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import d365conn
-from benchmarks.common import Figure, median_seconds
+from benchmarks.common import Figure, interleaved
 from benchmarks.extract import PAGE, PROPERTIES, SQL
 from d365conn.sandbox import Sandbox
 
@@ -72,20 +72,13 @@ def case2(rows: int, runs: int, data_dir: str) -> list[Figure]:
 
                 return run
 
-            try:
-                sdk_t, sdk_n = median_seconds(sdk_read, runs, warmup=False)
-            except Exception as problem:  # the SDK's failure is the finding; report it
-                return [
-                    Figure(
-                        "2",
-                        "Microsoft SDK extract",
-                        0.0,
-                        "rows/s",
-                        note=f"SDK failed against the TLS sandbox: {type(problem).__name__}: {problem}"[:300],
-                    )
-                ]
             conn.cursor().execute("SELECT TOP 1 name FROM account")  # token and catalog outside the timing
-            our_t, our_n = median_seconds(ours(), runs, warmup=False)
+            try:
+                timed = interleaved({"sdk": sdk_read, "ours": ours()}, runs)
+            except Exception as problem:  # the SDK's failure is the finding; report it
+                failure = f"SDK failed against the TLS sandbox: {type(problem).__name__}: {problem}"
+                return [Figure("2", "Microsoft SDK extract", 0.0, "rows/s", note=failure[:300])]
+            (sdk_t, sdk_n), (our_t, our_n) = timed["sdk"], timed["ours"]
     ratio = sdk_t / our_t
     return [
         Figure(

@@ -92,7 +92,7 @@ def _nonce(text: str) -> str:
 def _check_kind(tree: exp.Expr) -> None:
     for cls, name in _WRITES.items():
         if isinstance(tree, cls):
-            raise NotSupportedError(f"{name}: writes arrive with the write path; this version only reads")
+            raise NotSupportedError(f"{name} is a write: the query planner plans SELECT statements only")
     if not isinstance(tree, _QUERIES):
         kind = tree.key.upper() if not isinstance(tree, exp.Command) else str(tree.this).upper()
         raise NotSupportedError(f"{kind} statements are not supported; d365conn answers SELECT queries")

@@ -62,7 +62,8 @@ class D365Dialect(default.DefaultDialect):
     update_returning = False
     delete_returning = False
     supports_sane_rowcount = True
-    supports_sane_multi_rowcount = False
+    # executemany() reports the total rows affected across the batch, as SQLAlchemy expects.
+    supports_sane_multi_rowcount = True
     requires_name_normalize = False
     max_identifier_length = 128
     default_schema_name = SCHEMA

@@ -37,7 +37,7 @@ _DATAVERSE_CODES: dict[str, type[exc.Error]] = {
     "0x80072321": exc.ThrottledError,  # service protection: execution time
     "0x80072326": exc.ThrottledError,  # service protection: concurrent requests
     "0x80060882": exc.ConcurrencyError,  # ConcurrencyVersionMismatch
-    "0x80048d19": exc.PermissionDeniedError,  # privilege check failed
+    "0x80048d19": exc.ValidationError,  # "Error identified in Payload provided by the user" (HTTP 400)
     "0x80040220": exc.PermissionDeniedError,  # SecLib::AccessCheckEx failed
 }
 

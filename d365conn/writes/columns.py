@@ -126,9 +126,14 @@ class BodyBuilder:
         )
 
     def body(
-        self, pairs: Sequence[tuple[Column, object]]
+        self, pairs: Sequence[tuple[Column, object]], *, creating: bool = False
     ) -> tuple[dict[str, Any], tuple[PolymorphicRef, ...]]:
-        """The JSON body for column values (in statement order) and lookups still to be resolved."""
+        """The JSON body for column values (in statement order) and lookups still to be resolved.
+
+        When ``creating``, a NULL lookup is left out: a new row's lookup is empty anyway, and a
+        null ``@odata.bind`` names a navigation property the service may not expose (a lookup to a
+        table outside the org's metadata), which it refuses with 0x80048d19.
+        """
         types = {c.property: v for c, v in pairs if c.role == "lookup_type"}
         body: dict[str, Any] = {}
         pending: list[PolymorphicRef] = []
@@ -139,6 +144,8 @@ class BodyBuilder:
                 body[col.property or col.name] = json_value(self.table, col, value)
                 continue
             if value is None:
+                if creating:
+                    continue
                 nav = col.navigation.get(col.targets[0]) if col.targets else None
                 if nav is None:
                     raise DataError(f"{self.table.name}.{col.name}: no navigation property to clear it by")

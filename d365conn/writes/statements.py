@@ -242,7 +242,9 @@ def _insert(tree: exp.Insert, catalog: CatalogView) -> WriteTemplate:
         def bind_values(params: Params, first: int) -> Bound:
             ops = []
             for i, getters in enumerate(rows):
-                body, pending = builder.body([(c, g(params)) for c, g in zip(columns, getters, strict=True)])
+                body, pending = builder.body(
+                    [(c, g(params)) for c, g in zip(columns, getters, strict=True)], creating=True
+                )
                 ops.append(Operation("create", table, body, row=first + i, pending=pending))
             return Bound(operations=ops)
 
@@ -255,7 +257,7 @@ def _insert(tree: exp.Insert, catalog: CatalogView) -> WriteTemplate:
                 raise ProgrammingError(
                     f"INSERT names {len(columns)} columns but the SELECT returns {len(row)}"
                 )
-            body, pending = builder.body(list(zip(columns, row, strict=True)))
+            body, pending = builder.body(list(zip(columns, row, strict=True)), creating=True)
             return [Operation("create", table, body, row=index, pending=pending)]
 
         def bind_select(params: Params, _first: int) -> Bound:

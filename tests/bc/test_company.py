@@ -164,7 +164,11 @@ BC = "https://api.businesscentral.dynamics.com/v2.0/t1/"
             BC + "Production/api/v2.0/",
             "3ab5c248-e72b-f011-9a4a-7c1e5275406f",
         ),
-        (BC + "Sandbox/ODataV4/Company('CRONUS%20USA%2C%20Inc.')/", BC + "Sandbox/ODataV4/", "CRONUS USA, Inc."),
+        (
+            BC + "Sandbox/ODataV4/Company('CRONUS%20USA%2C%20Inc.')/",
+            BC + "Sandbox/ODataV4/",
+            "CRONUS USA, Inc.",
+        ),
         (BC + "Sandbox/ODataV4/?company=My%20Company", BC + "Sandbox/ODataV4/", "My Company"),
         (BC + "Production/api/contoso/app/v1.0/", BC + "Production/api/contoso/app/v1.0/", None),
     ],

@@ -149,7 +149,9 @@ class BCService:
             raise segment_not_found(name)
         if name == company_set:
             if method != "GET":
-                raise BCError(405, errors.METHOD_NOT_ALLOWED, f"'{method}' requests for '{name}' are not allowed.")
+                raise BCError(
+                    405, errors.METHOD_NOT_ALLOWED, f"'{method}' requests for '{name}' are not allowed."
+                )
             if key is not None:
                 row = self.store.company(key)
                 if row is None:
