@@ -20,7 +20,7 @@ from d365conn.sandbox.errors import AGGREGATE_LIMIT, ServiceError, unsupported
 from d365conn.sandbox.filterparse import Node, parse_filter, split_top_level
 from d365conn.sandbox.model import Column, Table
 from d365conn.sandbox.query import MAX_PAGE, ReadContext
-from d365conn.sandbox.sqlfilter import FilterCompiler, Scope
+from d365conn.sandbox.sqlfilter import FilterCompiler, Scope, guid_key
 
 AGGREGATE_RECORD_LIMIT = 50_000
 METHODS = {"sum": "SUM", "average": "AVG", "min": "MIN", "max": "MAX", "countdistinct": "COUNT(DISTINCT"}
@@ -141,7 +141,7 @@ def run_apply(  # noqa: PLR0917 - internal helper; every call site names its arg
             raise ServiceError(
                 400, AGGREGATE_LIMIT, "AggregateQueryRecordLimit exceeded. Cannot perform this operation."
             )
-    select, names, group_sql = [], [], []
+    select, names, group_sql, sort_sql = [], [], [], []
     key_columns: list[Column | None] = []
     for prop in apply.groupby:
         operand = compiler.path(prop.split("/"))
@@ -153,6 +153,9 @@ def run_apply(  # noqa: PLR0917 - internal helper; every call site names its arg
             )
         select.append(operand.sql)
         group_sql.append(operand.sql)
+        # GUID keys (lookups grouped by) order as SQL Server's uniqueidentifier does.
+        is_guid = column is not None and column.edm == "Edm.Guid"
+        sort_sql.append(guid_key(operand.sql) if is_guid else operand.sql)
         names.append(prop)
         key_columns.append(column)
     for aggregation in apply.aggregates:
@@ -176,9 +179,9 @@ def run_apply(  # noqa: PLR0917 - internal helper; every call site names its arg
             raise unsupported("Ordering by an aggregated value is not supported.")
         if prop not in apply.groupby:
             raise unsupported(f"The $orderby property '{prop}' must be one of the groupby properties.")
-        order_parts.append(f"{group_sql[apply.groupby.index(prop)]} {'DESC' if descending else 'ASC'}")
+        order_parts.append(f"{sort_sql[apply.groupby.index(prop)]} {'DESC' if descending else 'ASC'}")
     if not order_parts:
-        order_parts = list(group_sql)
+        order_parts = list(sort_sql)
     sql = f"SELECT {', '.join(select)} {source}"
     if group_sql:
         sql += f" GROUP BY {', '.join(group_sql)}"

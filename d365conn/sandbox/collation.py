@@ -3,8 +3,9 @@
 Owns: the SQL functions every sandbox connection registers: `dv_fold(text)` (case-insensitive
 comparison beyond ASCII, where SQLite's NOCASE stops: 'MÜLLER' = 'Müller') and
 `dv_like(text, pattern)` (T-SQL LIKE: `%`, `_`, `[abc]`, `[a-c]`, `[^a]`, case-insensitive), used
-when a literal is not plain ASCII or a pattern has a character class. Plain ASCII cases stay on
-SQLite's own NOCASE and LIKE, which can use indexes.
+when a literal is not plain ASCII or a pattern has a character class, and `dv_guidkey(guid)` (SQL
+Server's uniqueidentifier sort key, see guidorder.py) for GUID comparisons on computed operands.
+Plain ASCII cases stay on SQLite's own NOCASE and LIKE, which can use indexes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import re
 import sqlite3
 from functools import lru_cache
+
+from d365conn.sandbox import guidorder
 
 
 def fold(value: object) -> str | None:
@@ -61,6 +64,11 @@ def needs_python(text: str) -> bool:
     return not text.isascii()
 
 
+def guid_key(value: object) -> str | None:
+    return None if value is None else guidorder.sort_key(str(value))
+
+
 def register(connection: sqlite3.Connection) -> None:
     connection.create_function("dv_fold", 1, fold, deterministic=True)
+    connection.create_function("dv_guidkey", 1, guid_key, deterministic=True)
     connection.create_function("dv_like", 2, like, deterministic=True)

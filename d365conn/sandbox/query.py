@@ -18,10 +18,11 @@ from urllib.parse import quote as url_quote
 
 from d365conn.sandbox.encode import Annotations, RowEncoder
 from d365conn.sandbox.errors import ServiceError, not_found, unknown_property, unsupported
+from d365conn.sandbox.guidorder import sql_key
 from d365conn.sandbox.model import Column, Schema, Table
 from d365conn.sandbox.options import Expand, Options, make_skiptoken, read_skiptoken, sort_column
 from d365conn.sandbox.sqlfilter import FilterCompiler, Scope, to_sql_value
-from d365conn.sandbox.store import polymorphic, quote, type_column
+from d365conn.sandbox.store import pk_order_sql, polymorphic, quote, type_column
 
 MAX_PAGE = 5000
 COUNT_CAP = 5000
@@ -57,7 +58,8 @@ def order_terms(
     ctx: ReadContext, table: Table, alias: str, orderby: list[tuple[str, bool]]
 ) -> list[tuple[str, bool]]:
     """(SQL expression, descending) per sort key, the primary key last as the tie breaker.
-    A lookup sorts by the related row's primary name, as the real service does."""
+    A lookup sorts by the related row's primary name, as the real service does; GUIDs sort in
+    SQL Server's uniqueidentifier order (see guidorder.py)."""
     terms = []
     for prop, descending in orderby:
         column = sort_column(table, prop)
@@ -82,10 +84,12 @@ def order_terms(
                 if parts
                 else f"{alias}.{quote(column.prop)}"
             )
+        elif column.edm == "Edm.Guid":  # SQL Server's uniqueidentifier order, not the text's
+            expression = sql_key(f"{alias}.{quote(column.prop)}")
         else:
             expression = f"{alias}.{quote(column.prop)}"
         terms.append((expression, descending))
-    terms.append((f"{alias}.{quote(table.columns[table.pk].prop)}", False))
+    terms.append((pk_order_sql(table, alias), False))
     return terms
 
 

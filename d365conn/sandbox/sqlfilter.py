@@ -10,6 +10,7 @@ behaviour, and the `Microsoft.Dynamics.CRM.*` query functions.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from d365conn.sandbox import collation
 from d365conn.sandbox.errors import unknown_property, unsupported
 from d365conn.sandbox.filterparse import Node
+from d365conn.sandbox.guidorder import sort_key, sql_key
 from d365conn.sandbox.model import Column, Nav, Schema, Table
 from d365conn.sandbox.store import quote, type_column
 
@@ -30,6 +32,15 @@ OP_NAMES = {
     "le": "LessThanOrEqual",
 }
 NUMERIC = frozenset({"Edm.Int32", "Edm.Int64", "Edm.Decimal", "Edm.Double"})
+RANGE_OPS = frozenset({"gt", "ge", "lt", "le"})
+PLAIN_COLUMN = re.compile(r'[a-z][a-z0-9_]*\."(?:[^"]|"")+"')
+
+
+def guid_key(sql: str) -> str:
+    """The uniqueidentifier sort key of a GUID-valued SQL operand: the index's own expression for a
+    plain column (so a range on the primary key is an index seek), a function call otherwise (a
+    navigation sub-query is not repeated once per slice)."""
+    return sql_key(sql) if PLAIN_COLUMN.fullmatch(sql) else f"dv_guidkey({sql})"
 
 
 @dataclass
@@ -230,7 +241,14 @@ class FilterCompiler:
             if left.column.is_string:
                 # Explicit: a navigation sub-query's value carries no column collation.
                 return f"({left.sql} COLLATE NOCASE {SQL_OPS[op]} ?)", [*left.params, value]
+            if left.column.edm == "Edm.Guid" and op in RANGE_OPS and isinstance(value, str):
+                return f"({guid_key(left.sql)} {SQL_OPS[op]} ?)", [*left.params, sort_key(value)]
             return f"({left.sql} {SQL_OPS[op]} ?)", [*left.params, value]
+        if left.column is not None and left.column.edm == "Edm.Guid" and op in RANGE_OPS:
+            return (
+                f"({guid_key(left.sql)} {SQL_OPS[op]} {guid_key(right.sql)})",
+                left.params + right.params,
+            )
         if left.column is not None and left.column.is_string:
             return f"({left.sql} COLLATE NOCASE {SQL_OPS[op]} {right.sql})", left.params + right.params
         return f"({left.sql} {SQL_OPS[op]} {right.sql})", left.params + right.params

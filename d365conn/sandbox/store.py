@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 from d365conn.sandbox import collation
+from d365conn.sandbox.guidorder import sql_key
 from d365conn.sandbox.model import Column, Schema, Table
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: the primary-key order index (guidorder)
 INDEXED_LOOKUPS = frozenset(
     {
         ("account", "primarycontactid"),
@@ -73,6 +74,12 @@ def create_table_sql(table: Table, first: list[str] | None = None) -> str:
     return f"CREATE TABLE IF NOT EXISTS {quote(table.logical)} ({', '.join(parts)})"
 
 
+def pk_order_sql(table: Table, alias: str = "") -> str:
+    """The primary key's sort key as SQL (the expression of the order index)."""
+    column = quote(table.columns[table.pk].prop)
+    return sql_key(f"{alias}.{column}" if alias else column)
+
+
 def index_sql(schema: Schema, table: Table) -> list[str]:
     statements = []
     for column in table.columns.values():
@@ -83,6 +90,12 @@ def index_sql(schema: Schema, table: Table) -> list[str]:
                 f"CREATE INDEX IF NOT EXISTS {quote('ix_' + table.logical + '_' + column.logical)} "
                 f"ON {quote(table.logical)} ({quote(column.prop)})"
             )
+    # The primary key in SQL Server's uniqueidentifier order: the default order of every read and
+    # the tie breaker of every $orderby, so pages and key ranges are index seeks.
+    statements.append(
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {quote('ix_' + table.logical + '_order')} "
+        f"ON {quote(table.logical)} ({pk_order_sql(table)})"
+    )
     name = table.columns[table.primary_name].prop
     statements.append(
         f"CREATE INDEX IF NOT EXISTS {quote('ix_' + table.logical + '_name')} "

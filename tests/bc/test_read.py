@@ -70,12 +70,21 @@ def test_aggregates_run_locally_over_a_pushed_scan_never_apply(usa: d365conn.Con
     assert len(result) == 6 and sum(int(str(r[2])) for r in result) > 0
 
 
-def test_a_full_scan_follows_the_20000_row_pages(usa: d365conn.Connection, bc_sandbox: BCSandbox) -> None:
-    assert bc_sandbox.faults is not None
-    bc_sandbox.faults.reset_stats()
-    got = rows(usa, "SELECT entryNumber FROM generalLedgerEntries")
+def test_a_full_scan_follows_the_20000_row_pages(fresh: d365conn.Connection) -> None:
+    transport = fresh.service.transport
+    original = transport.exchange
+    pages: list[str] = []
+
+    def spy(method: str, url: str, **kwargs: object) -> object:
+        if "generalLedgerEntries" in url:
+            pages.append(url)
+        return original(method, url, **kwargs)  # type: ignore[arg-type]
+
+    transport.exchange = spy
+    got = rows(fresh, "SELECT entryNumber FROM generalLedgerEntries")
     assert len(got) == LEDGER_ROWS and len({r[0] for r in got}) == LEDGER_ROWS
-    assert rows(usa, "SELECT COUNT(*) FROM generalLedgerEntries") == [(LEDGER_ROWS,)]
+    assert len(pages) == 2 and "$skiptoken=20000" in pages[1]  # the server's 20,000-row pages, followed
+    assert rows(fresh, "SELECT COUNT(*) FROM generalLedgerEntries") == [(LEDGER_ROWS,)]
 
 
 def test_the_service_pages_at_20000_rows(http: requests.Session, bc_sandbox: BCSandbox, usa_id: str) -> None:

@@ -172,3 +172,12 @@ def test_odatav4_pages(api: requests.Session, sb: BCSandbox) -> None:
     assert via_api["displayName"] == "Renamed" and via_api["@odata.etag"] == changed.json()["@odata.etag"]
     metadata = api.get(sb.odata_url + "$metadata").text
     assert '<EntitySet Name="Customer" EntityType="NAV.Customer" />' in metadata
+
+
+def test_one_company_on_either_surface(api: requests.Session, sb: BCSandbox) -> None:
+    ident = sb.company_ids()[INTERNATIONAL]
+    by_id = api.get(sb.service_url + f"companies({ident})").json()
+    assert by_id["name"] == INTERNATIONAL and "@odata.etag" not in by_id
+    page = api.get(sb.odata_url + "Company('CRONUS%20International%20Ltd.')").json()
+    assert (page["Name"], page["Id"]) == (INTERNATIONAL, ident)
+    assert api.post(sb.service_url + "companies", json={"name": "x"}).status_code == 405

@@ -142,7 +142,9 @@ class BCService:
         if not segments:  # companies(<id>) itself
             if company is None:
                 raise segment_not_found("")
-            return self._entity(surface, schema.sets[company_set], None, company, query)
+            listing = schema.sets[company_set]
+            shown = company if surface == "api" else page_row(listing, company)
+            return self._entity(surface, listing, None, shown, query)
         name, key = _split_key(segments[0])
         entity = schema.sets.get(name)
         if entity is None:
@@ -156,7 +158,9 @@ class BCService:
                 row = self.store.company(key)
                 if row is None:
                     raise not_found(f"The company '{key}' does not exist.")
-                return self._entity(surface, entity, None, row, query)
+                return self._entity(
+                    surface, entity, None, row if surface == "api" else page_row(entity, row), query
+                )
             rows = self._rows(surface, entity, None)
             return self._collection(call, entity, None, rows, name, count_only=segments[1:] == ["$count"])
         if company is None:
