@@ -45,10 +45,10 @@ PARAMS = [1000, 0, "70bf4d48-34cb-ed11-b596-0022481d68cd"]
 
 
 def _fixtures() -> Path:
-    for base in (Path(__file__).resolve().parents[2] / "shared", Path("/work/shared")):
-        if (base / "fixtures" / "dataverse").is_dir():
-            return base / "fixtures" / "dataverse"
-    raise SystemExit("shared/fixtures/dataverse not found")
+    found = Path(__file__).resolve().parents[1] / "tests" / "captured" / "dataverse"
+    if not found.is_dir():
+        raise SystemExit(f"{found} not found: run the benchmark from a checkout of the repository")
+    return found
 
 
 class _Catalog:

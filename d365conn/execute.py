@@ -130,21 +130,20 @@ def _bind_prerequisites(service: Service, plan: Plan, deadline: float | None) ->
 
 
 def _load_catalog_relations(service: Service, engine: LocalEngine, plan: Plan) -> None:
-    """Fill the INFORMATION_SCHEMA relations from the catalog, in the column order the planner expects.
+    """Fill the INFORMATION_SCHEMA relations from the catalog.
 
-    Only the tables the statement restricts itself to are loaded (``plan.catalog_tables``): a real
-    org has thousands of tables, and listing their columns would mean loading all their metadata.
+    The catalog gives each view's rows in the column order the planner planned against (both read
+    ``catalog.infoschema.VIEW_COLUMNS``), so the rows load as they are. Only the tables the
+    statement restricts itself to are loaded (``plan.catalog_tables``): a real org has thousands
+    of tables, and listing their columns would mean loading all their metadata.
     """
     from .planner import CATALOG_VIEWS
+    from .planner.catalog_views import view_of
 
     views = service.catalog.information_schema_rows(plan.catalog_tables)
     for relation in plan.catalog_relations:
-        names, rows = views[relation.removeprefix("information_schema_").upper()]
-        index = {n.casefold(): i for i, n in enumerate(names)}
-        wanted = CATALOG_VIEWS[relation]
-        picks = [index.get(name.casefold()) for name, _ in wanted]
-        columns = [LocalColumn(name, edm) for name, edm in wanted]
-        engine.load(relation, columns, (tuple(None if i is None else row[i] for i in picks) for row in rows))
+        _names, rows = views[view_of(relation)]
+        engine.load(relation, [LocalColumn(name, edm) for name, edm in CATALOG_VIEWS[relation]], rows)
 
 
 def _column_info(col: ResultColumn) -> ColumnInfo:

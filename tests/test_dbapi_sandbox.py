@@ -125,3 +125,26 @@ def test_ddl_is_refused_with_not_supported_error(conn: d365conn.Connection) -> N
     cur = conn.cursor()
     with pytest.raises(d365conn.NotSupportedError):
         cur.execute("CREATE TABLE x (a int)")
+
+
+def test_information_schema_answers_from_the_catalog(conn: d365conn.Connection) -> None:
+    # The rows load in the order the planner planned the view's columns: names and types line up.
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT COLUMN_NAME, ORDINAL_POSITION, DATA_TYPE, NUMERIC_PRECISION FROM INFORMATION_SCHEMA.COLUMNS "
+        "WHERE TABLE_NAME = 'account' AND COLUMN_NAME IN ('accountid', 'numberofemployees') "
+        "ORDER BY ORDINAL_POSITION"
+    )
+    assert cur.description is not None and cur.description[1][1] == d365conn.NUMBER
+    rows = cur.fetchall()
+    assert [(r[0], r[2], r[3]) for r in rows] == [
+        ("accountid", "uniqueidentifier", None),
+        ("numberofemployees", "int", 10),
+    ]
+    assert all(isinstance(r[1], int) and r[1] > 0 for r in rows)
+    cur.execute(
+        "SELECT k.COLUMN_NAME FROM INFORMATION_SCHEMA.TABLE_CONSTRAINTS t "
+        "JOIN INFORMATION_SCHEMA.KEY_COLUMN_USAGE k ON k.CONSTRAINT_NAME = t.CONSTRAINT_NAME "
+        "WHERE t.TABLE_NAME = 'account' AND t.CONSTRAINT_TYPE = 'PRIMARY KEY'"
+    )
+    assert cur.fetchall() == [("accountid",)]

@@ -31,7 +31,7 @@ from d365conn.values import (
     split_envelope,
 )
 
-FIXTURES = Path("/work/shared/fixtures/dataverse")
+FIXTURES = Path(__file__).resolve().parent / "captured" / "dataverse"
 UTC = dt.timezone.utc
 PATHS = [pytest.param(False, id="reference")] + ([pytest.param(True, id="msgspec")] if HAVE_MSGSPEC else [])
 

@@ -53,10 +53,6 @@ class CompanyAliasCatalog:
             return self._catalog.find_table(self._company_table)
         return found
 
-    def table_names(self) -> list[str]:
-        names: list[str] = self._catalog.table_names()
-        return names
-
 
 __all__ = [
     "BCSession",

@@ -30,13 +30,19 @@ from d365conn.bc.company import (
 )
 from d365conn.catalog.service import BCEndpoint, parse_bc_endpoint
 from d365conn.config import Config
-from d365conn.exceptions import ProgrammingError
+from d365conn.exceptions import ConfigurationError, ProgrammingError
 from d365conn.planner.plan import Plan
 
 
 def normalise_config(config: Config) -> tuple[Config, BCEndpoint]:
     """The config with its ServiceURL cut back to the surface root, and the parsed endpoint."""
-    endpoint = parse_bc_endpoint(config.service_url)
+    try:
+        endpoint = parse_bc_endpoint(config.service_url)
+    except ValueError as problem:
+        raise ConfigurationError(
+            f"ServiceURL: {problem}; a Business Central ServiceURL ends in .../ODataV4/, .../api/v2.0/ "
+            "or .../api/<publisher>/<group>/<version>/"
+        ) from None
     changes: dict[str, Any] = {"service_url": endpoint.service_root}
     if not config.company and endpoint.company:
         changes["company"] = endpoint.company

@@ -1,8 +1,9 @@
 """INFORMATION_SCHEMA views of a Catalog, as plain rows the SQL layer loads into its engine.
 
-Owns: the view definitions (``TABLES``, ``COLUMNS``, ``TABLE_CONSTRAINTS``, ``KEY_COLUMN_USAGE``,
-``REFERENTIAL_CONSTRAINTS``; ISO/SQL Server column names, then a few d365conn columns at the
-end) and the SQL type each Edm type is shown as. Data types follow the SQL Server names the
+Owns: the view definitions (``VIEW_COLUMNS``: ``TABLES``, ``COLUMNS``, ``TABLE_CONSTRAINTS``,
+``KEY_COLUMN_USAGE``, ``REFERENTIAL_CONSTRAINTS``; ISO/SQL Server column names, then a few d365conn
+columns at the end, each with the Edm type the planner plans it as), their rows, and the SQL type
+each Edm type is shown as. Data types follow the SQL Server names the
 Dataverse TDS endpoint uses (``nvarchar``, ``uniqueidentifier``, ``int``, ``decimal``, ``money``...).
 
 Constraints: ``PK_<table>`` (primary key), ``AK_<table>_<n>`` (alternate keys, UNIQUE),
@@ -42,26 +43,41 @@ SQL_TYPES: dict[str, tuple[str, int | None, int | None, int | None]] = {
     "Edm.Binary": ("varbinary", None, None, None),
 }
 
-TABLES_COLUMNS = ["TABLE_CATALOG", "TABLE_SCHEMA", "TABLE_NAME", "TABLE_TYPE", "ENTITY_SET_NAME"]
-COLUMNS_COLUMNS = [
-    "TABLE_CATALOG", "TABLE_SCHEMA", "TABLE_NAME", "COLUMN_NAME", "ORDINAL_POSITION", "COLUMN_DEFAULT",
-    "IS_NULLABLE", "DATA_TYPE", "CHARACTER_MAXIMUM_LENGTH", "CHARACTER_OCTET_LENGTH",
-    "NUMERIC_PRECISION", "NUMERIC_PRECISION_RADIX", "NUMERIC_SCALE", "DATETIME_PRECISION",
-    "EDM_TYPE", "ODATA_PROPERTY", "COLUMN_ROLE", "ATTRIBUTE_TYPE", "IS_READ_ONLY",
-]
-TABLE_CONSTRAINTS_COLUMNS = [
-    "CONSTRAINT_CATALOG", "CONSTRAINT_SCHEMA", "CONSTRAINT_NAME", "TABLE_CATALOG", "TABLE_SCHEMA",
-    "TABLE_NAME", "CONSTRAINT_TYPE", "IS_DEFERRABLE", "INITIALLY_DEFERRED",
-]
-KEY_COLUMN_USAGE_COLUMNS = [
-    "CONSTRAINT_CATALOG", "CONSTRAINT_SCHEMA", "CONSTRAINT_NAME", "TABLE_CATALOG", "TABLE_SCHEMA",
-    "TABLE_NAME", "COLUMN_NAME", "ORDINAL_POSITION", "POSITION_IN_UNIQUE_CONSTRAINT",
-]
-REFERENTIAL_CONSTRAINTS_COLUMNS = [
-    "CONSTRAINT_CATALOG", "CONSTRAINT_SCHEMA", "CONSTRAINT_NAME", "UNIQUE_CONSTRAINT_CATALOG",
-    "UNIQUE_CONSTRAINT_SCHEMA", "UNIQUE_CONSTRAINT_NAME", "MATCH_OPTION", "UPDATE_RULE", "DELETE_RULE",
-    "REFERENCED_TABLE_NAME",
-]
+#: Columns that hold counts and positions; every other column of the views is text.
+_INTEGER_COLUMNS = frozenset({
+    "ORDINAL_POSITION", "CHARACTER_MAXIMUM_LENGTH", "CHARACTER_OCTET_LENGTH", "NUMERIC_PRECISION",
+    "NUMERIC_PRECISION_RADIX", "NUMERIC_SCALE", "DATETIME_PRECISION", "POSITION_IN_UNIQUE_CONSTRAINT",
+})
+
+
+def _typed(*names: str) -> tuple[tuple[str, str], ...]:
+    return tuple((name, "Edm.Int32" if name in _INTEGER_COLUMNS else "Edm.String") for name in names)
+
+
+#: view -> ((column, Edm type), ...), in the order :func:`information_schema_rows` gives the values.
+#: The planner plans against these (``planner/catalog_views.py``), so the two cannot disagree.
+VIEW_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "TABLES": _typed("TABLE_CATALOG", "TABLE_SCHEMA", "TABLE_NAME", "TABLE_TYPE", "ENTITY_SET_NAME"),
+    "COLUMNS": _typed(
+        "TABLE_CATALOG", "TABLE_SCHEMA", "TABLE_NAME", "COLUMN_NAME", "ORDINAL_POSITION", "COLUMN_DEFAULT",
+        "IS_NULLABLE", "DATA_TYPE", "CHARACTER_MAXIMUM_LENGTH", "CHARACTER_OCTET_LENGTH",
+        "NUMERIC_PRECISION", "NUMERIC_PRECISION_RADIX", "NUMERIC_SCALE", "DATETIME_PRECISION",
+        "EDM_TYPE", "ODATA_PROPERTY", "COLUMN_ROLE", "ATTRIBUTE_TYPE", "IS_READ_ONLY",
+    ),
+    "TABLE_CONSTRAINTS": _typed(
+        "CONSTRAINT_CATALOG", "CONSTRAINT_SCHEMA", "CONSTRAINT_NAME", "TABLE_CATALOG", "TABLE_SCHEMA",
+        "TABLE_NAME", "CONSTRAINT_TYPE", "IS_DEFERRABLE", "INITIALLY_DEFERRED",
+    ),
+    "KEY_COLUMN_USAGE": _typed(
+        "CONSTRAINT_CATALOG", "CONSTRAINT_SCHEMA", "CONSTRAINT_NAME", "TABLE_CATALOG", "TABLE_SCHEMA",
+        "TABLE_NAME", "COLUMN_NAME", "ORDINAL_POSITION", "POSITION_IN_UNIQUE_CONSTRAINT",
+    ),
+    "REFERENTIAL_CONSTRAINTS": _typed(
+        "CONSTRAINT_CATALOG", "CONSTRAINT_SCHEMA", "CONSTRAINT_NAME", "UNIQUE_CONSTRAINT_CATALOG",
+        "UNIQUE_CONSTRAINT_SCHEMA", "UNIQUE_CONSTRAINT_NAME", "MATCH_OPTION", "UPDATE_RULE", "DELETE_RULE",
+        "REFERENCED_TABLE_NAME",
+    ),
+}
 
 
 def sql_type(col: Column) -> tuple[str, int | None, int | None, int | None, int | None]:
@@ -142,10 +158,11 @@ def information_schema_rows(
                 usage.append((catalog_name, schema, name, catalog_name, schema, table.name, col, pos, pos))
             referential.append((catalog_name, schema, name, catalog_name, schema, f"PK_{target}",
                                 "SIMPLE", "NO ACTION", "NO ACTION", target))
-    return {
-        "TABLES": (TABLES_COLUMNS, tables_rows),
-        "COLUMNS": (COLUMNS_COLUMNS, columns),
-        "TABLE_CONSTRAINTS": (TABLE_CONSTRAINTS_COLUMNS, constraints),
-        "KEY_COLUMN_USAGE": (KEY_COLUMN_USAGE_COLUMNS, usage),
-        "REFERENTIAL_CONSTRAINTS": (REFERENTIAL_CONSTRAINTS_COLUMNS, referential),
+    rows = {
+        "TABLES": tables_rows,
+        "COLUMNS": columns,
+        "TABLE_CONSTRAINTS": constraints,
+        "KEY_COLUMN_USAGE": usage,
+        "REFERENTIAL_CONSTRAINTS": referential,
     }
+    return {view: ([name for name, _ in VIEW_COLUMNS[view]], rows[view]) for view in VIEW_COLUMNS}

@@ -3,43 +3,20 @@
 Owns: the relations a plan may name in ``Plan.catalog_relations``. A statement reading
 ``INFORMATION_SCHEMA.COLUMNS`` is planned as local SQL over the relation
 ``information_schema_columns``; the executor loads that relation from
-``catalog.information_schema_rows(...)["COLUMNS"]`` (the view and column definitions live in
-:mod:`d365conn.catalog.infoschema`) before it runs the local SQL. The relation names carry an
+``catalog.information_schema_rows(...)["COLUMNS"]`` before it runs the local SQL. The views, their
+columns and Edm types are defined once, in :mod:`d365conn.catalog.infoschema` (constants, no I/O);
+this module only names them as relations. The relation names carry an
 ``information_schema_`` prefix because DuckDB has an ``information_schema`` of its own that must
 not answer instead.
 """
 
 from __future__ import annotations
 
-from d365conn.catalog import infoschema
-
-_INTEGER_COLUMNS = frozenset(
-    {
-        "ORDINAL_POSITION",
-        "CHARACTER_MAXIMUM_LENGTH",
-        "CHARACTER_OCTET_LENGTH",
-        "NUMERIC_PRECISION",
-        "NUMERIC_PRECISION_RADIX",
-        "NUMERIC_SCALE",
-        "DATETIME_PRECISION",
-        "POSITION_IN_UNIQUE_CONSTRAINT",
-    }
-)
-
-_DEFINITIONS: dict[str, list[str]] = {
-    "TABLES": infoschema.TABLES_COLUMNS,
-    "COLUMNS": infoschema.COLUMNS_COLUMNS,
-    "TABLE_CONSTRAINTS": infoschema.TABLE_CONSTRAINTS_COLUMNS,
-    "KEY_COLUMN_USAGE": infoschema.KEY_COLUMN_USAGE_COLUMNS,
-    "REFERENTIAL_CONSTRAINTS": infoschema.REFERENTIAL_CONSTRAINTS_COLUMNS,
-}
+from d365conn.catalog.infoschema import VIEW_COLUMNS
 
 #: relation name -> ((column, Edm type), ...), in the order ``information_schema_rows`` gives them.
 VIEWS: dict[str, tuple[tuple[str, str], ...]] = {
-    f"information_schema_{view.lower()}": tuple(
-        (name, "Edm.Int32" if name in _INTEGER_COLUMNS else "Edm.String") for name in columns
-    )
-    for view, columns in _DEFINITIONS.items()
+    f"information_schema_{view.lower()}": columns for view, columns in VIEW_COLUMNS.items()
 }
 
 

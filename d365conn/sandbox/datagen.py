@@ -4,8 +4,9 @@ Owns: generating every row of every table from one seed (same seed and size -> s
 loading it into the store in large `executemany` chunks. Rows are produced as tuples over a fixed
 column list per table; randomness comes from one 64-bit draw per row sliced into fields, which is
 what keeps generation at tens of thousands of rows per second in pure Python.
-Primary keys are generated and then sorted, so insertion order is key order (the order Dataverse
-returns rows in without `$orderby`) and key-ordered scans read the table sequentially.
+Primary keys are generated in SQL Server's uniqueidentifier order (guidorder.py), so insertion order
+is key order (the order Dataverse returns rows in without `$orderby`) and key-ordered scans read the
+table sequentially.
 """
 
 # ruff: noqa: S608, S311 - SQL is built from the table model's quoted identifiers; values are bound; the generator is seeded for reproducible sample data, not for secrets
@@ -45,9 +46,29 @@ def _guid(bits: int) -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
+#: In the uniqueidentifier sort key (see guidorder.py), the version nibble (the first of group 3)
+#: is hex digit 18 and the variant nibble (the first of group 4) hex digit 12.
+_VERSION_CLEAR = ~(0xF << 52)
+_VARIANT_CLEAR = ~(0xC << 76)
+_VERSION_VARIANT = (0x4 << 52) | (0x8 << 76)
+
+
+def _guid_from_key(key: int) -> str:
+    """The version-4 GUID whose uniqueidentifier sort key is `key` (see guidorder.py)."""
+    h = f"{key:032x}"
+    return (
+        f"{h[30:32]}{h[28:30]}{h[26:28]}{h[24:26]}-{h[22:24]}{h[20:22]}-{h[18:20]}{h[16:18]}-"
+        f"{h[12:16]}-{h[:12]}"
+    )
+
+
 def _guids(rng: random.Random, count: int) -> list[str]:
+    """`count` version-4 GUIDs in SQL Server's uniqueidentifier order: the keys are drawn as sort
+    keys and sorted as integers, so insertion order is that order without sorting text."""
     getrandbits = rng.getrandbits
-    return sorted([_guid(getrandbits(128)) for _ in range(count)])
+    clear, mark = _VERSION_CLEAR & _VARIANT_CLEAR, _VERSION_VARIANT
+    keys = sorted([(getrandbits(128) & clear) | mark for _ in range(count)])
+    return [_guid_from_key(k) for k in keys]
 
 
 def _timestamps(rng: random.Random, count: int) -> list[str]:

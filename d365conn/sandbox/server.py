@@ -51,6 +51,8 @@ class Dispatcher:
         if path.startswith("/_sandbox/"):
             if path.rstrip("/") == "/_sandbox/tokens":
                 response = self.tokens.handle_admin(method, path, body)
+            elif path.rstrip("/") == "/_sandbox/metadata":
+                response = self.webapi.metadata.handle_admin(method, body)
             else:
                 response = self.faults.handle_admin(method, path, body)
         elif self.tokens.handles(path):

@@ -21,9 +21,11 @@ from d365conn.sandbox.aggregate import run_apply
 from d365conn.sandbox.csdl import render_csdl
 from d365conn.sandbox.encode import Annotations, dumps
 from d365conn.sandbox.errors import PAYLOAD, ServiceError, not_found, unsupported
+from d365conn.sandbox.metadatachanges import MetadataVersions, retrieve_metadata_changes
 from d365conn.sandbox.model import Schema, Table
 from d365conn.sandbox.options import parse_options
 from d365conn.sandbox.response import Response
+from d365conn.sandbox.sdkmessages import read_filters
 from d365conn.sandbox.store import Store
 
 API_PREFIX = "/api/data/v9.2/"
@@ -79,6 +81,7 @@ class WebApi:
         self.store = store
         self.identity = identity
         self.base_url = base_url.rstrip("/")
+        self.metadata = MetadataVersions()  # RetrieveMetadataChanges' version; bumped by tests
 
     @property
     def service_url(self) -> str:
@@ -135,6 +138,12 @@ class WebApi:
             return self._only(method, "POST") or handle_batch(self, headers, body)
         if path.startswith("EntityDefinitions"):
             return self._only(method, "GET") or self._entity_definitions(path, params)
+        if path == "sdkmessagefilters":
+            return self._only(method, "GET") or read_filters(self.service_url, params)
+        if path.startswith("RetrieveMetadataChanges("):
+            return self._only(method, "GET") or retrieve_metadata_changes(
+                self.schema, self.metadata, self.service_url, path, params
+            )
         segments = path.split("/", 1)
         table = self.schema.by_set.get(segments[0])
         if table is not None:

@@ -1,10 +1,11 @@
 """The SQLAlchemy 2.x dialect ``d365conn``: engines, reflection and pings over the d365conn driver.
 
-Owns: :class:`D365Dialect`. The driver is the DB-API module itself (``import_dbapi`` returns
-``d365conn``), so SQLAlchemy wraps the driver's own exception classes (``sqlalchemy.exc.ProgrammingError``
-carries a ``d365conn.ProgrammingError`` as ``.orig``). Reflection reads the connection's catalog
-(``catalog/model.py``: columns with Edm types, primary keys, alternate keys, lookups as foreign
-keys) rather than parsing INFORMATION_SCHEMA rows, so types keep their precision and scale.
+Owns: :class:`D365Dialect` and its execution context. The driver is the DB-API module itself
+(``import_dbapi`` returns ``d365conn``), so SQLAlchemy wraps the driver's own exception classes
+(``sqlalchemy.exc.ProgrammingError`` carries a ``d365conn.ProgrammingError`` as ``.orig``).
+Reflection reads the connection's catalog (``catalog/model.py``: columns with Edm types, primary
+keys, alternate keys, lookups as foreign keys) rather than parsing INFORMATION_SCHEMA rows, so
+types keep their precision and scale.
 
 Everything lives in one schema, ``dbo``, as on the Dataverse TDS endpoint; ``dbo.account`` and
 ``account`` name the same table.
@@ -31,6 +32,20 @@ if TYPE_CHECKING:
 SCHEMA = "dbo"
 
 
+class D365ExecutionContext(default.DefaultExecutionContext):
+    """Keeps an INSERT's ``cursor.rowcount`` before SQLAlchemy closes the cursor.
+
+    For an INSERT without RETURNING, SQLAlchemy closes the DB-API cursor while it sets up the result
+    and only afterwards reads ``rowcount`` -- from the closed cursor, where the driver (like PEP 249
+    allows) reports -1. UPDATE and DELETE are read before the close; INSERT is not, so
+    ``Connection.execute(insert, rows)`` and pandas' ``to_sql`` would report -1.
+    """
+
+    def post_exec(self) -> None:
+        if self.isinsert and self._rowcount is None:
+            self._rowcount = self.cursor.rowcount
+
+
 class D365Dialect(default.DefaultDialect):
     """SQLAlchemy dialect for Dynamics 365 / Dataverse / Business Central / OData v4 via d365conn."""
 
@@ -39,6 +54,7 @@ class D365Dialect(default.DefaultDialect):
     supports_statement_cache = True
     default_paramstyle = "qmark"
     statement_compiler = D365Compiler
+    execution_ctx_cls = D365ExecutionContext
     type_compiler_cls = D365TypeCompiler
     preparer = D365IdentifierPreparer
 
@@ -240,4 +256,4 @@ class D365Dialect(default.DefaultDialect):
         return {"text": self._table(connection, table_name, schema).description}
 
 
-__all__ = ["D365Dialect"]
+__all__ = ["D365Dialect", "D365ExecutionContext"]

@@ -12,7 +12,7 @@ from d365conn.bc.batch import MAX_OPERATIONS, BatchAnswerError, BatchItem, batch
 from d365conn.bc.sender import created_id
 from d365conn.transport.errors import error_from_response
 
-FIXTURES = Path("/work/shared/fixtures/business-central")
+FIXTURES = Path(__file__).resolve().parents[1] / "captured" / "business-central"
 
 
 def test_a_request_body_in_business_centrals_json_format() -> None:

@@ -181,3 +181,22 @@ def test_the_config_is_cut_back_to_the_surface_root(url: str, root: str, company
     assert (config.service_root, config.company, endpoint.tenant) == (root, company, "t1")
     # An explicit Company= wins over the URL's
     assert normalise_config(build_config(ServiceURL=url, Company="Other"))[0].company == "Other"
+
+
+def test_other_services_have_no_company() -> None:
+    string = (
+        "ServiceURL=https://contoso.crm.dynamics.com/api/data/v9.2/;ClientID=x;ClientSecret=y;"
+        "TokenURI=https://login.microsoftonline.com/t/oauth2/v2.0/token;"
+    )
+    with d365conn.connect(string) as connection:  # nothing is sent: the service is created lazily, offline
+        assert connection.company is None
+        with pytest.raises(d365conn.NotSupportedError, match="Business Central"):
+            connection.company = "CRONUS USA, Inc."
+
+
+def test_a_business_central_url_without_a_surface_is_a_configuration_error() -> None:
+    from d365conn.bc.session import normalise_config
+    from d365conn.config import build_config
+
+    with pytest.raises(d365conn.exceptions.ConfigurationError, match="ODataV4"):
+        normalise_config(build_config(ServiceURL="https://api.businesscentral.dynamics.com/v2.0/t1/Production/"))

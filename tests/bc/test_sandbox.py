@@ -181,3 +181,22 @@ def test_one_company_on_either_surface(api: requests.Session, sb: BCSandbox) -> 
     page = api.get(sb.odata_url + "Company('CRONUS%20International%20Ltd.')").json()
     assert (page["Name"], page["Id"]) == (INTERNATIONAL, ident)
     assert api.post(sb.service_url + "companies", json={"name": "x"}).status_code == 405
+
+
+def test_five_requests_are_processed_at_once_the_others_queue(sb: BCSandbox, company: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    assert sb.dispatcher is not None
+    token = sb.access_token()
+
+    def read(_: int) -> int:
+        with requests.Session() as session:
+            session.trust_env = False
+            answer = session.get(company + "customers", params={"$filter": "contains(email,'example')"},
+                                 headers={"Authorization": "Bearer " + token})  # fmt: skip
+            return answer.status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(read, range(48)))
+    assert statuses == [200] * 48  # queued, not refused
+    assert 1 <= sb.dispatcher.max_in_flight <= 5

@@ -18,7 +18,7 @@ import requests
 from d365conn.sandbox.bc import BCSandbox
 from tests.bc.conftest import INTERNATIONAL
 
-FIXTURES = Path("/work/shared/fixtures/business-central")
+FIXTURES = Path(__file__).resolve().parents[1] / "captured" / "business-central"
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ETAG = re.compile(r'^W/"[A-Za-z0-9+/]+=*"$')
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

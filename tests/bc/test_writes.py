@@ -242,3 +242,16 @@ def test_deep_insert_is_refused_on_odatav4_pages(bc_sandbox: BCSandbox, http: re
     string = bc_sandbox.connection_string_for(bc_sandbox.odata_url, Company=USA)
     with d365conn.connect(string) as connection, pytest.raises(exc.NotSupportedError, match="API pages"):
         deep_insert(connection, "Customer", {"No": "DP-2"}, {"Lines": [{}]})
+
+
+def test_sql_writes_on_odatav4_pages_address_rows_by_their_page_key(bc_sandbox: BCSandbox) -> None:
+    string = bc_sandbox.connection_string_for(bc_sandbox.odata_url, Company=USA)
+    with d365conn.connect(string) as connection:
+        assert run(connection, "INSERT INTO Customer (No, Name, City) VALUES ('P-1', 'Page Co', 'Oslo')") == 1
+        # by key: PATCH Customer(No='P-1')
+        assert run(connection, "UPDATE Customer SET Name = 'Renamed' WHERE No = 'P-1'") == 1
+        assert run(connection, "UPDATE Customer SET City = 'Bergen' WHERE City = 'Oslo'") == 1
+        assert rows(connection, "SELECT Name, City FROM Customer WHERE No = 'P-1'") == [("Renamed", "Bergen")]
+        assert run(connection, "DELETE FROM Customer WHERE No = 'P-1'") == 1
+    with d365conn.connect(bc_sandbox.connection_string_for(bc_sandbox.service_url, Company=USA)) as api:
+        assert rows(api, "SELECT COUNT(*) FROM customers WHERE number = 'P-1'") == [(0,)]  # the same rows

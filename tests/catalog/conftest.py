@@ -1,7 +1,7 @@
 """Shared pieces of the catalog tests: the real captured metadata, served over a real socket.
 
 ``FixtureService`` is a small HTTP server (127.0.0.1, a thread) that answers the catalog's
-metadata requests from the real captured responses in ``/work/shared/fixtures``: the Dataverse
+metadata requests from the real captured responses in ``tests/captured`` (a copy of the shared fixtures): the Dataverse
 ``EntityDefinitions`` of account (table, relationships, and all 248 attributes with their option
 sets) and opportunity, the typed attribute casts, ``RetrieveMetadataChanges`` with version stamps
 the test can move forward (the sandbox does not implement that function), the
@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import pytest
 import requests
 
-FIXTURES = Path("/work/shared/fixtures")
+FIXTURES = Path(__file__).resolve().parents[1] / "captured"
 DATAVERSE = FIXTURES / "dataverse"
 BC_METADATA = FIXTURES / "business-central" / "metadata.xml"
 BASE_KEYS = (

@@ -43,7 +43,7 @@ def dataverse_reader(sandbox: Sandbox) -> Iterator[ODataReader]:
 
 @pytest.fixture(scope="session")
 def reference(dataverse_reader: ODataReader) -> Iterator[ReferenceEngine]:
-    engine = ReferenceEngine(load_dataverse(dataverse_reader), case_insensitive=True)
+    engine = ReferenceEngine(load_dataverse(dataverse_reader), case_insensitive=True, sqlserver_guids=True)
     yield engine
     engine.close()
 

@@ -17,6 +17,9 @@ Semantics, so that the reference answers what the service would:
   OData v4 server such as CAP on SQLite compares binary, so its reference keeps the binary collation.
 - NULLs sort as the lowest value (first ascending, last descending) on both: SQL Server does so, and
   so do the OData v4 URL conventions; DuckDB's ``default_null_order`` is set to match.
+- Dataverse orders GUIDs as SQL Server orders ``uniqueidentifier`` (bytes 10-15, 8-9, 6-7, 4-5, 0-3),
+  not as DuckDB orders UUIDs: with ``sqlserver_guids=True`` an ORDER BY key (or ordinal) that is a GUID
+  column is rewritten to the ``sqlguid()`` sort key.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import sqlglot
+from sqlglot import exp
 
 from differential.odata_reader import ODataReader
 
@@ -211,8 +216,11 @@ def read_plain_table(reader: ODataReader, name: str, entity_set: str, edm: Mappi
 class ReferenceEngine:
     """DuckDB holding the loaded tables, answering queries with the service's semantics."""
 
-    def __init__(self, tables: Iterable[LoadedTable], *, case_insensitive: bool) -> None:
+    def __init__(
+        self, tables: Iterable[LoadedTable], *, case_insensitive: bool, sqlserver_guids: bool = False
+    ) -> None:
         self.case_insensitive = case_insensitive
+        self.sqlserver_guids = sqlserver_guids
         self.db = duckdb.connect()
         self.db.execute("SET TimeZone = 'UTC'")
         self.db.execute("SET default_null_order = 'nulls_first_on_asc_last_on_desc'")
@@ -221,6 +229,16 @@ class ReferenceEngine:
         self.tables = {t.name: t for t in tables}
         for table in self.tables.values():
             self._load(table)
+        self.guid_columns = {
+            c.lower()
+            for t in self.tables.values()
+            for c, e in zip(t.columns, t.edm_types, strict=True)
+            if e == "Edm.Guid"
+        }
+        # The text form's slices, most significant first: groups 5 and 4 as written, 3, 2, 1 byte-reversed.
+        slices = ((25, 12), (20, 4), (17, 2), (15, 2), (12, 2), (10, 2), (7, 2), (5, 2), (3, 2), (1, 2))
+        key = " || ".join(f"substr(CAST(u AS VARCHAR), {a}, {n})" for a, n in slices)
+        self.db.execute(f"CREATE MACRO sqlguid(u) AS ({key})")
 
     def _load(self, table: LoadedTable) -> None:
         pairs = list(zip(table.columns, table.edm_types, strict=True))
@@ -240,9 +258,24 @@ class ReferenceEngine:
 
     def prepare(self, sql: str) -> str:
         """The SQL DuckDB runs: LIKE becomes ILIKE where the service compares case-insensitively."""
+        if self.sqlserver_guids and re.search(r"\bORDER\s+BY\b", sql, flags=re.IGNORECASE):
+            sql = self._guid_order(sql)
         if not self.case_insensitive:
             return sql
         return re.sub(r"\bLIKE\b", "ILIKE", sql, flags=re.IGNORECASE)
+
+    def _guid_order(self, sql: str) -> str:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        changed = False
+        for ordered in list(tree.find_all(exp.Ordered)):
+            target = ordered.this
+            select = ordered.find_ancestor(exp.Select)
+            if isinstance(target, exp.Literal) and target.is_int and select is not None:
+                target = select.expressions[int(target.this) - 1].unalias()
+            if isinstance(target, exp.Column) and target.name.lower() in self.guid_columns:
+                ordered.set("this", exp.Anonymous(this="sqlguid", expressions=[target.copy()]))
+                changed = True
+        return tree.sql(dialect="duckdb") if changed else sql
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self.db.execute(self.prepare(sql), list(params)).fetchall()]

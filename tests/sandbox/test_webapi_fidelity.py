@@ -11,7 +11,7 @@ import pytest
 
 from tests.sandbox.webapi_client import Api
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "dataverse"
+FIXTURES = Path(__file__).resolve().parents[1] / "captured" / "dataverse"
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

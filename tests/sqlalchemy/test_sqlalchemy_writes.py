@@ -95,3 +95,18 @@ def test_orm_reads_updates_and_deletes(write_engine: sa.Engine) -> None:
             session.scalar(sa.select(sa.func.count()).select_from(Account).where(Account.accountid == key))
             == 0
         )
+
+
+def test_insert_rowcount_survives_the_cursor_close(write_engine: sa.Engine) -> None:
+    # SQLAlchemy closes the cursor of an INSERT before it reads rowcount: the dialect keeps it.
+    import pandas as pd
+
+    account = sa.Table("account", sa.MetaData(), autoload_with=write_engine)
+    with write_engine.connect() as conn:
+        many = conn.execute(account.insert(), [{"name": f"rowcount {i}"} for i in range(3)])
+        single = conn.execute(account.insert().values(name="rowcount single"))
+        assert (many.rowcount, single.rowcount) == (3, 1)
+    frame = pd.DataFrame({"name": ["frame a", "frame b", "frame c"]})
+    assert frame.to_sql("account", write_engine, if_exists="append", index=False) == 3
+    with write_engine.connect() as conn:
+        assert count(conn, "rowcount %") == 4 and count(conn, "frame %") == 3

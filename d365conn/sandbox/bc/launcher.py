@@ -14,6 +14,7 @@ URLs: ``<origin>/v2.0/<tenant>/Production/api/v2.0/`` (``service_url``) and
 from __future__ import annotations
 
 import secrets
+import threading
 from types import TracebackType
 
 from d365conn.sandbox.bc.datagen import load
@@ -33,11 +34,30 @@ ENVIRONMENT = "Production"
 class BCDispatcher(Dispatcher):
     """Routes requests to the Business Central service, the token service or the fault switches."""
 
-    def __init__(self, service: BCService, tokens: TokenService, faults: Faults) -> None:
+    def __init__(
+        self, service: BCService, tokens: TokenService, faults: Faults, *, concurrent: int = 5
+    ) -> None:
         # Not calling Dispatcher.__init__: it wires the Dataverse Web API, which this flavour has not.
         self.service = service
         self.tokens = tokens
         self.faults = faults
+        # Business Central online processes 5 requests of a user at once; the others queue (facts
+        # sheet section 2). Token and admin requests are not counted.
+        self._slots = threading.BoundedSemaphore(concurrent)
+        self._lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    def _serve(self, method: str, rest: str, query: str, headers: dict[str, str], body: bytes) -> Response:
+        with self._slots:
+            with self._lock:
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                return self.service.handle(method, rest, query, headers, body)
+            finally:
+                with self._lock:
+                    self.in_flight -= 1
 
     def dispatch(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
         path, _, query = target.partition("?")
@@ -52,7 +72,7 @@ class BCDispatcher(Dispatcher):
                 response = self.faults.handle_admin(method, path, body)
         elif path.startswith(prefix):
             authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
-            response = self.tokens.check_bearer(authorization) or self.service.handle(
+            response = self.tokens.check_bearer(authorization) or self._serve(
                 method, path[len(prefix) :], query, headers, body
             )
         elif self.tokens.handles(path):
@@ -74,9 +94,10 @@ class BCSandbox:
         port: int = 0,
         token_lifetime: float = 3600,
         max_page_size: int = MAX_PAGE_SIZE,
+        concurrent: int = 5,
     ) -> None:
         self.rows, self.ledger_rows, self.seed, self.port = rows, ledger_rows, seed, port
-        self.token_lifetime, self.max_page_size = token_lifetime, max_page_size
+        self.token_lifetime, self.max_page_size, self.concurrent = token_lifetime, max_page_size, concurrent
         self.client_id = CLIENT_ID
         self.client_secret = ""
         self.tenant_id = TENANT_ID
@@ -86,6 +107,7 @@ class BCSandbox:
         self.tokens: TokenService | None = None
         self.faults: Faults | None = None
         self._server: HttpServer | None = None
+        self.dispatcher: BCDispatcher | None = None
 
     def __repr__(self) -> str:  # never shows the secret
         return f"BCSandbox(origin={self.origin!r}, rows={self.rows})"
@@ -134,7 +156,8 @@ class BCSandbox:
         )
         service = BCService(store, self.origin, self.prefix, max_page_size=self.max_page_size)
         faults = Faults()
-        server.start(BCDispatcher(service, tokens, faults))
+        self.dispatcher = BCDispatcher(service, tokens, faults, concurrent=self.concurrent)
+        server.start(self.dispatcher)
         self._server, self.store, self.service, self.tokens, self.faults = (
             server,
             store,
