@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from .engine import ARROW_TYPES
 from .exceptions import DataError, InterfaceError
 
 if TYPE_CHECKING:
@@ -38,23 +39,8 @@ _FETCH_ROWS = 8192
 #: When a decimal column reports no scale (some plain OData services), the local engine's default.
 _DEFAULT_DECIMAL_SCALE = 10
 
-_SIMPLE: dict[str, pa.DataType] = {
-    "Edm.String": pa.string(),
-    "Edm.Guid": pa.string(),
-    "Edm.Boolean": pa.bool_(),
-    "Edm.Byte": pa.uint8(),
-    "Edm.SByte": pa.int8(),
-    "Edm.Int16": pa.int16(),
-    "Edm.Int32": pa.int32(),
-    "Edm.Int64": pa.int64(),
-    "Edm.Double": pa.float64(),
-    "Edm.Single": pa.float32(),
-    "Edm.DateTimeOffset": pa.timestamp("us", tz="UTC"),
-    "Edm.Date": pa.date32(),
-    "Edm.TimeOfDay": pa.time64("us"),
-    "Edm.Duration": pa.duration("us"),
-    "Edm.Binary": pa.binary(),
-}
+#: The engine's table, plus durations: DuckDB is given them as text, a result column keeps its type.
+_SIMPLE: dict[str, pa.DataType] = {**ARROW_TYPES, "Edm.Duration": pa.duration("us")}
 
 DescriptionRow = Sequence[Any]
 

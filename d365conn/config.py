@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from .connstr import join_pairs, split_pairs
 from .exceptions import ConfigurationError, NotSupportedError
@@ -265,6 +266,35 @@ class Config:
     def service_root(self) -> str:
         """ServiceURL with exactly one trailing slash."""
         return self.service_url.rstrip("/") + "/"
+
+    @property
+    def proxy_url(self) -> str | None:
+        """The proxy URL from ProxyHost/ProxyPort/ProxyUser/ProxyPassword, or None (it may carry the
+        password: never log it). The token requests and the service requests both use it."""
+        if not self.proxy_host:
+            return None
+        host = self.proxy_host.strip()
+        scheme, sep, rest = host.partition("://")
+        if not sep:
+            scheme, rest = "http", host
+        # A port written in ProxyHost wins over ProxyPort (the bracket keeps IPv6 colons out of it).
+        if self.proxy_port and ":" not in rest.rstrip("/").rsplit("]", 1)[-1]:
+            rest = f"{rest.rstrip('/')}:{self.proxy_port}"
+        if self.proxy_user:
+            credentials = quote(self.proxy_user, safe="")
+            if self.proxy_password:
+                credentials += ":" + quote(self.proxy_password, safe="")
+            rest = f"{credentials}@{rest}"
+        return f"{scheme}://{rest}"
+
+    @property
+    def tls_verify(self) -> bool | str:
+        """``verify`` for requests: False (VerifyServerCertificate=false), the CACertificate path, or True."""
+        if not self.verify_server_certificate:
+            return False
+        if self.ca_certificate is not None:
+            return str(self.ca_certificate)
+        return True
 
     def replace(self, **changes: Any) -> Config:
         """A copy with some fields changed."""

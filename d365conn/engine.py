@@ -60,7 +60,7 @@ def arrow_type(col: LocalColumn) -> pa.DataType:
     if edm == "Edm.Decimal":
         p, s = _decimal_type(col.precision, col.scale)
         return pa.decimal128(p, s)
-    return _ARROW_TYPES.get(edm, pa.string())
+    return ARROW_TYPES.get(edm, pa.string())
 
 
 _DUCKDB_TYPES = {
@@ -80,7 +80,9 @@ _DUCKDB_TYPES = {
     "Edm.Binary": "BLOB",
 }
 
-_ARROW_TYPES: dict[str, pa.DataType] = {
+#: Edm type -> Arrow type of the batches loaded into DuckDB (``arrow.py`` starts from the same table).
+#: Decimals take their precision and scale per column; anything not listed (Edm.Duration) is text.
+ARROW_TYPES: dict[str, pa.DataType] = {
     "Edm.String": pa.string(),
     "Edm.Guid": pa.string(),  # cast to UUID inside DuckDB
     "Edm.Boolean": pa.bool_(),

@@ -74,27 +74,20 @@ def _run(
 def _scan(service: Service, scan: Scan, deadline: float | None) -> Rows:
     from .transport import scan_batches, scan_rows
 
+    page_size = scan.page_size if scan.page_size is not None else service.config.page_size or None
     if service.config.scan_partitions > 1:  # ScanPartitions: big reads as parallel range queries
         from .parallel import partitioned_rows
 
         def batches(piece: Scan) -> Iterator[list[tuple[Any, ...]]]:
             return scan_batches(
-                service.transport,
-                service.config.service_root,
-                piece,
-                page_size=scan.page_size if scan.page_size is not None else service.config.page_size or None,
-                deadline=deadline,
+                service.transport, service.config.service_root, piece, page_size=page_size, deadline=deadline
             )
 
         parallel = partitioned_rows(service, scan, deadline, batches)
         if parallel is not None:
             return parallel
     rows: Rows = scan_rows(
-        service.transport,
-        service.config.service_root,
-        scan,
-        page_size=scan.page_size if scan.page_size is not None else service.config.page_size or None,
-        deadline=deadline,
+        service.transport, service.config.service_root, scan, page_size=page_size, deadline=deadline
     )
     return rows
 

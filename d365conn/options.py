@@ -397,9 +397,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "PartitionColumn",
         "partition_column",
         "str",
-        "What ScanPartitions splits on: `auto` (`createdon` date ranges, else the primary key), "
-        "`key` (GUID ranges of the primary key, in SQL Server's uniqueidentifier order) or the "
-        "name of a date/datetime column.",
+        "What ScanPartitions splits on: `auto` (ranges of a Dataverse GUID primary key between its "
+        "smallest and largest value, in SQL Server's uniqueidentifier order; else `createdon` date "
+        "ranges), `key` (only the primary key) or the name of a date/datetime column.",
         aliases=("PartitionBy",),
         default="auto",
     ),
@@ -427,4 +427,3 @@ def _build_index() -> dict[str, OptionSpec]:
 
 
 BY_NAME: dict[str, OptionSpec] = _build_index()
-SECRET_NAMES: frozenset[str] = frozenset(spec.name for spec in OPTIONS if spec.secret)

@@ -43,16 +43,15 @@ def partition_column(service: Service, scan: Scan) -> part.PartitionColumn | Non
     if table is None:
         return None
     if choice.casefold() in ("auto", "key"):
-        if choice.casefold() == "auto":
-            created = table.column("createdon")
-            if created is not None and part.is_date_type(created.edm_type):
-                return part.PartitionColumn(created.property or created.name, "date", created.edm_type)
-        if service.kind != "dataverse" or len(table.primary_key) != 1:
-            return None  # GUID order is known for Dataverse keys only
-        key = table.column(table.primary_key[0])
-        if key is None or key.edm_type != "Edm.Guid":
-            return None
-        return part.PartitionColumn(key.property or key.name, "key", key.edm_type)
+        key = table.column(table.primary_key[0]) if len(table.primary_key) == 1 else None
+        if service.kind == "dataverse" and key is not None and key.edm_type == "Edm.Guid":
+            return part.PartitionColumn(key.property or key.name, "key", key.edm_type)
+        if choice.casefold() == "key":
+            return None  # SQL Server's GUID order is known for Dataverse keys only
+        created = table.column("createdon")
+        if created is not None and part.is_date_type(created.edm_type):
+            return part.PartitionColumn(created.property or created.name, "date", created.edm_type)
+        return None
     column = table.column(choice)
     if column is None or not part.is_date_type(column.edm_type) or not column.filterable:
         return None
@@ -67,17 +66,20 @@ def plan_partitions(service: Service, scan: Scan, deadline: float | None) -> par
     column = partition_column(service, scan)
     if column is None or part.order_direction(scan, column) is None:
         return None
-    if column.kind == "key":
-        return part.key_partitions(scan, column, count)
     root = service.config.service_root
-    low_q, high_q = part.bound_probes(scan, column)
-    bounds = []
-    for probe in (low_q, high_q):
+    values = []
+    for probe in part.bound_probes(scan, column):
         document = service.transport.get_json(probe.url(root), deadline=deadline)
-        values = document.get("value") if isinstance(document, dict) else None
-        first = values[0] if isinstance(values, list) and values else {}
-        bounds.append(part.parse_bound(first.get(column.property), column.edm_type))
-    return part.date_partitions(scan, column, bounds[0], bounds[1], count)
+        rows = document.get("value") if isinstance(document, dict) else None
+        first = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], dict) else {}
+        values.append(first.get(column.property))
+    if column.kind == "key":
+        low, high = part.parse_guid(values[0]), part.parse_guid(values[1])
+        if low is None or high is None:
+            return None  # no rows: one plain query answers it
+        return part.key_partitions(scan, column, count, low, high)
+    low_date, high_date = (part.parse_bound(v, column.edm_type) for v in values)
+    return part.date_partitions(scan, column, low_date, high_date, count)
 
 
 def partitioned_rows(
@@ -173,6 +175,9 @@ class _PartitionRows:
     def close(self) -> None:
         self._stop.set()
         self._rows.close()
+
+    def __del__(self) -> None:  # an abandoned reader must not leave workers polling forever
+        self._stop.set()
 
 
 def _drain(q: queue.Queue[Any], pieces: int) -> Rows:

@@ -5,20 +5,20 @@ Owns: which scans may be partitioned, the range predicates, and the order partit
 
 Two kinds of range, both closed under "every row lands in exactly one partition":
 
-- **Date ranges** on a ``DateTimeOffset``/``Date`` column (``createdon`` by default): the executor
+- **Date ranges** on a ``DateTimeOffset``/``Date`` column (``PartitionColumn=createdon``): the executor
   first asks the service for the column's smallest and largest value (two ``$top=1`` probes, see
   :func:`bound_probes`), then :func:`date_partitions` cuts that span into equal slices. The first
   slice is open below and the last open above, and a separate slice takes the NULLs, so rows written
   after the probes are not lost.
-- **Key ranges** on a Dataverse primary key (``Edm.Guid``). Dataverse keeps rows in SQL Server,
-  whose ``uniqueidentifier`` order is *not* the text order of the GUID: it compares the last six
-  bytes (the fifth group, left to right) first, then the fourth group, then the first three groups
-  byte-swapped (see :func:`sqlserver_guid_key`; Microsoft Learn, "Comparing GUID and uniqueidentifier
-  values"). :func:`key_boundaries` therefore varies only the first two bytes of the fifth group and
-  keeps every other byte zero: those boundaries are ascending in SQL Server's order *and* in text
-  order, so the ranges are disjoint and complete whichever order the server uses. They are
-  balanced only for random GUIDs under SQL Server's order; GUIDs the platform generates
-  sequentially cluster, which is why date ranges are the default.
+- **Key ranges** on a Dataverse primary key (``Edm.Guid``), the default: the same two probes give
+  the smallest and largest key, and the span between them is cut into equal slices. Dataverse
+  keeps rows in SQL Server, whose ``uniqueidentifier`` order is *not* the text order of the GUID:
+  it compares the last six bytes (the fifth group, left to right) first, then the fourth group,
+  then the first three groups byte-swapped (see :func:`sqlserver_guid_key`; Microsoft Learn,
+  "Comparing GUID and uniqueidentifier values"). The cuts are computed in that order, so they
+  follow random GUIDs (spread over the whole space) and sequentially generated ones (clustered in
+  a narrow span) alike; key ranges are seeks on the clustered primary key, where a date range is a
+  filter the server evaluates row by row unless the column is indexed.
 
 A scan is partitioned only when it reads a whole entity set without ``$top``, ``$apply``,
 ``$count`` or a client-side limit, and its order is either unspecified or exactly the partition
@@ -76,11 +76,34 @@ def sqlserver_guid_key(guid: str) -> bytes:
     return d[10:16] + d[8:10] + bytes((d[7], d[6], d[5], d[4], d[3], d[2], d[1], d[0]))
 
 
-def key_boundaries(count: int) -> list[str]:
-    """``count - 1`` GUIDs that cut the key space into ``count`` equal slices (for random GUIDs)."""
-    step = 65536 / count
-    cuts = sorted({round(i * step) for i in range(1, count)} - {0})
-    return [f"00000000-0000-0000-0000-{cut:04x}00000000" for cut in cuts]
+def guid_from_sqlserver_key(key: bytes) -> str:
+    """The GUID text whose :func:`sqlserver_guid_key` is ``key`` (the inverse mapping)."""
+    d = bytearray(16)
+    d[10:16], d[8:10] = key[0:6], key[6:8]
+    d[7], d[6], d[5], d[4], d[3], d[2], d[1], d[0] = key[8:16]
+    h = bytes(d).hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def key_boundaries(count: int, low: str | None = None, high: str | None = None) -> list[str]:
+    """``count - 1`` GUIDs, ascending in SQL Server's order, cutting the key space -- or the span
+    from ``low`` to ``high`` when the smallest and largest key are known -- into equal slices.
+
+    Over the whole space only the two most significant bytes vary (every other byte zero), so the
+    cuts also ascend in text order. Between known keys the cuts follow the keys wherever they are:
+    random GUIDs spread over the whole space, GUIDs a server generates in sequence over a narrow
+    span, and equal slices of that span are what balances the partitions.
+    """
+    if low is None or high is None:
+        step = 65536 / count
+        cuts = sorted({round(i * step) for i in range(1, count)} - {0})
+        return [f"00000000-0000-0000-0000-{cut:04x}00000000" for cut in cuts]
+    lo = int.from_bytes(sqlserver_guid_key(low), "big")
+    hi = int.from_bytes(sqlserver_guid_key(high), "big")
+    if hi <= lo:
+        return []
+    points = sorted({lo + (hi - lo) * i // count for i in range(1, count)} - {lo})
+    return [guid_from_sqlserver_key(p.to_bytes(16, "big")) for p in points]
 
 
 def skip_reason(scan: Scan) -> str | None:
@@ -114,8 +137,8 @@ def order_direction(scan: Scan, column: PartitionColumn) -> Literal["none", "asc
 
 
 def bound_probes(scan: Scan, column: PartitionColumn) -> tuple[ODataQuery, ODataQuery]:
-    """Two one-row queries: the smallest and the largest non-null value of the date column among
-    the rows the scan reads. Sent without ``odata.maxpagesize`` (which would make ``$top`` ignored)."""
+    """Two one-row queries: the smallest and the largest non-null value of the partition column
+    among the rows the scan reads. Sent without ``odata.maxpagesize`` (which would make ``$top`` ignored)."""
     where = _and(scan.query.filter, f"{column.property} ne null")
     base = ODataQuery(
         resource=scan.query.resource, select=(column.property,), filter=where, top=1, extra=scan.query.extra
@@ -158,16 +181,33 @@ def date_partitions(
     return Partitioned(tuple(_with_filter(scan, f) for f in filters), ordered=direction != "none")
 
 
-def key_partitions(scan: Scan, column: PartitionColumn, count: int) -> Partitioned | None:
-    """Split ``scan`` into ``count`` ranges of its GUID primary key (see the module docstring)."""
+def key_partitions(
+    scan: Scan, column: PartitionColumn, count: int, low: str | None = None, high: str | None = None
+) -> Partitioned | None:
+    """Split ``scan`` into ``count`` ranges of its GUID primary key, between the smallest and largest
+    key when the probes found them (see :func:`key_boundaries`)."""
     direction = order_direction(scan, column)
     if direction is None or skip_reason(scan) is not None or count < 2:
         return None
-    cuts = key_boundaries(min(count, MAX_PARTITIONS))
+    cuts = key_boundaries(min(count, MAX_PARTITIONS), low, high)
+    if not cuts:
+        return None
     filters = _ranges(column.property, cuts)
     if direction == "desc":
         filters.reverse()
     return Partitioned(tuple(_with_filter(scan, f) for f in filters), ordered=direction != "none")
+
+
+def parse_guid(value: object) -> str | None:
+    """A probe's JSON value as a GUID string (None when absent or not a GUID)."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip("{}").lower()
+    try:
+        bytes.fromhex(text.replace("-", ""))
+    except ValueError:
+        return None
+    return text if len(text) == 36 else None
 
 
 def is_date_type(edm_type: str) -> bool:
@@ -209,11 +249,13 @@ __all__ = [
     "Partitioned",
     "bound_probes",
     "date_partitions",
+    "guid_from_sqlserver_key",
     "is_date_type",
     "key_boundaries",
     "key_partitions",
     "order_direction",
     "parse_bound",
+    "parse_guid",
     "skip_reason",
     "sqlserver_guid_key",
 ]

@@ -59,6 +59,12 @@ def _when(info: TokenInfo) -> str:
     return f"{info.expires_at:%Y-%m-%d %H:%M:%S} UTC (in {max(0, int(left // 60))} min)"
 
 
+def _failed(command: str, exc: Error) -> int:
+    """Report ``exc`` on standard error; exit 2 for bad options, 1 for anything else."""
+    print(f"d365conn {command}: {exc}", file=sys.stderr)
+    return 2 if isinstance(exc, ConfigurationError) else 1
+
+
 # --- d365conn login ------------------------------------------------------------------------------
 
 
@@ -98,12 +104,8 @@ def run_login(args: argparse.Namespace) -> int:
             print(f"{lead}\n  {url}\nWaiting for the sign-in...", file=sys.stderr, flush=True)
 
         response = source.login(open_browser=opener, timeout=args.timeout, on_url=show_url)
-    except ConfigurationError as exc:
-        print(f"d365conn login: {exc}", file=sys.stderr)
-        return 2
     except Error as exc:
-        print(f"d365conn login: {exc}", file=sys.stderr)
-        return 1
+        return _failed("login", exc)
     info = source.info()
     print(f"Signed in as {info.identity or 'an unnamed identity'}; access token expires {_when(info)}")
     print(f"Tokens stored in {config.token_cache_path} (mode 0600).")
@@ -199,12 +201,8 @@ def run_test(args: argparse.Namespace) -> int:
                 break
             source.invalidate(authorization)  # one renewal, as the transport does
             authorization = source.authorization()
-    except ConfigurationError as exc:
-        print(f"d365conn test: {exc}", file=sys.stderr)
-        return 2
     except Error as exc:
-        print(f"d365conn test: {exc}", file=sys.stderr)
-        return 1
+        return _failed("test", exc)
     info = source.info()
     print(f"Grant:     {grant}")
     print(f"Identity:  {info.identity or '(not stated by the token)'}")

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 from ..config import Config
 from ..exceptions import ConfigurationError, InsecureIssuerError
-from . import grants
 
 Style = Literal["v2", "v1", "generic"]
 
@@ -52,9 +51,6 @@ class Endpoints:
     app_scopes: tuple[str, ...]
     delegated_scopes: tuple[str, ...]
     resource: str | None  # sent as resource= (v1, or when given explicitly)
-
-    def scopes_for(self, grant: str) -> tuple[str, ...]:
-        return self.delegated_scopes if grant in grants.DELEGATED else self.app_scopes
 
 
 def is_loopback(url: str) -> bool:

@@ -1,6 +1,7 @@
 """The HTTP plumbing of authentication: one requests session per token source, built from Config.
 
-Owns: TLS verification (CACertificate / VerifyServerCertificate), the proxy options, timeouts and
+Owns: applying TLS verification (CACertificate / VerifyServerCertificate) and the proxy options
+-- read from ``Config.tls_verify`` and ``Config.proxy_url``, which the transport uses too -- timeouts and
 the rule that environment variables (``REQUESTS_CA_BUNDLE``, ``HTTPS_PROXY``) never silently override
 the connection string -- ``trust_env`` is off and ``verify`` is passed on every request -- plus the
 translation of transport failures into :class:`IssuerUnreachableError`.
@@ -9,7 +10,7 @@ translation of transport failures into :class:`IssuerUnreachableError`.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 
@@ -17,32 +18,10 @@ from ..config import Config
 from ..exceptions import IssuerUnreachableError
 
 
-def verify_for(config: Config) -> bool | str:
-    if not config.verify_server_certificate:
-        return False
-    if config.ca_certificate is not None:
-        return str(config.ca_certificate)
-    return True
-
-
 def proxies_for(config: Config) -> dict[str, str]:
-    if not config.proxy_host:
-        return {}
-    host = config.proxy_host
-    if "://" not in host:
-        host = "http://" + host
-    parts = urlsplit(host)
-    netloc = parts.hostname or ""
-    port = config.proxy_port or parts.port
-    if port:
-        netloc = f"{netloc}:{port}"
-    if config.proxy_user:
-        auth = quote(config.proxy_user, safe="")
-        if config.proxy_password:
-            auth += ":" + quote(config.proxy_password, safe="")
-        netloc = f"{auth}@{netloc}"
-    url = f"{parts.scheme}://{netloc}"
-    return {"http": url, "https": url}
+    """``proxies`` for requests: ``Config.proxy_url`` (the one the service requests use) for both schemes."""
+    url = config.proxy_url
+    return {"http": url, "https": url} if url else {}
 
 
 class AuthSession(requests.Session):
@@ -54,7 +33,7 @@ class AuthSession(requests.Session):
     def __init__(self, config: Config) -> None:
         super().__init__()
         self.trust_env = False
-        self.verify = verify_for(config)
+        self.verify = config.tls_verify
         self.proxies.update(proxies_for(config))
         self._timeout = (config.connect_timeout, config.read_timeout)
         agent = "d365conn-auth"

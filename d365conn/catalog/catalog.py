@@ -175,10 +175,6 @@ class Catalog:
         found = (self.find_table(name) for name in wanted)
         return [t for t in found if t is not None]
 
-    def loaded_tables(self) -> list[Table]:
-        """The tables loaded so far in this catalog."""
-        return sorted(self._tables.values(), key=lambda t: t.name.casefold())
-
     # -- probed capabilities -------------------------------------------------------------------
 
     def supports_bulk_actions(self, name: str) -> bool:

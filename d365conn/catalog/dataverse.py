@@ -72,8 +72,6 @@ CASTS: tuple[tuple[str, frozenset[str], tuple[str, ...], str], ...] = (
     ("BooleanAttributeMetadata", frozenset({"Boolean"}), ("OptionSet",),
      "$select=LogicalName&$expand=OptionSet($select=TrueOption,FalseOption)"),
 )
-#: RetrieveMetadataChanges: "the version stamp is too old" -- reload everything.
-EXPIRED_VERSION_STAMP = "0x80044352"
 
 
 def definition_path(logical_name: str) -> str:

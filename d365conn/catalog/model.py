@@ -34,7 +34,6 @@ ColumnRole = Literal[
 
 FORMATTED = "@OData.Community.Display.V1.FormattedValue"
 LOOKUP_LOGICAL_NAME = "@Microsoft.Dynamics.CRM.lookuplogicalname"
-NAVIGATION_PROPERTY = "@Microsoft.Dynamics.CRM.associatednavigationproperty"
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,13 @@ from d365conn.planner.plan import ODataQuery, OutputColumn, Plan, Scan
 from d365conn.planner.shape import (
     Item,
     NotDirect,
+    nulls_as_asked,
     order_target,
     order_term,
-    page_size_for,
     read_limit,
     result_columns,
     scan_alias,
-    service_nulls_first,
+    single_scan_plan,
     tail_sql,
 )
 
@@ -132,9 +132,7 @@ def plan_grouped(  # noqa: PLR0917
         if hit is None or names.count(hit.name) != 1:
             raise NotDirect("ORDER BY not in the result")
         tail.append(order_term(ordered, hit.name, ctx))
-        nulls_ok = not ctx.explicit_nulls or bool(ordered.args.get("nulls_first")) == service_nulls_first(
-            desc, ctx
-        )
+        nulls_ok = nulls_as_asked(ordered, ctx)
         if hit.column is not None and caps.apply_orderby_keys and nulls_ok and hit.column.sortable:
             key_prop = hit.column.property or hit.column.name
             pushed.append(f"{key_prop} desc" if desc else key_prop)
@@ -160,21 +158,15 @@ def plan_grouped(  # noqa: PLR0917
         local = tail_sql(scan_alias(ctx, base), [] if order_pushed else tail, count, offset)
         notes.append("ORDER BY/OFFSET of the aggregate runs locally")
     query = ODataQuery(resource=base.table.entity_set, apply=apply, orderby=orderby)
-    scan = Scan(
-        alias=scan_alias(ctx, base),
-        table=base.table.name,
-        query=query,
-        columns=tuple(columns),
+    return single_scan_plan(
+        ctx,
+        base,
+        query,
+        columns,
         limit=limit,
-        page_size=page_size_for(ctx, limit),
-    )
-    return Plan(
-        scans=(scan,),
-        columns=result_columns(scan.columns),
-        local_sql=local,
+        local=local,
+        notes=notes,
         fallback=fallback() if caps.apply_row_limit else None,
-        notes=tuple(notes),
-        collation=caps.collation if local else None,
     )
 
 

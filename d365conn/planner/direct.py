@@ -21,26 +21,27 @@ from d365conn.exceptions import ProgrammingError
 from d365conn.planner.aggregate import plan_grouped
 from d365conn.planner.context import (
     ANNOTATED_ROLES,
+    PRE_CLOSE,
+    PRE_OPEN,
     PlanContext,
     fits_url,
     json_key,
     output_column,
     select_property,
 )
-from d365conn.planner.filters import FilterWriter, Term, _wrap
+from d365conn.planner.filters import FilterWriter, Term, join_and
 from d365conn.planner.names import Source, resolve_column, resolve_table, source_alias
-from d365conn.planner.plan import ODataQuery, OutputColumn, Plan, Prerequisite, Scan
+from d365conn.planner.plan import ODataQuery, OutputColumn, Plan, Prerequisite
 from d365conn.planner.shape import (
     Item,
     NotDirect,
     display_name,
+    nulls_as_asked,
     order_target,
     order_term,
-    page_size_for,
     read_limit,
-    result_columns,
     scan_alias,
-    service_nulls_first,
+    single_scan_plan,
     tail_sql,
 )
 from d365conn.planner.values import Unpushable
@@ -174,7 +175,7 @@ def plan_direct(select: exp.Expr, ctx: PlanContext, fallback: Callable[[], Plan]
             if not pushed.exact:
                 raise NotDirect("inexact WHERE")
             conjuncts.append(pushed.text)
-    filter_text = " and ".join(_wrap(c, "and") for c in conjuncts) if conjuncts else None
+    filter_text = join_and(conjuncts)
     if filter_text is not None and not fits_url(filter_text, ctx):
         raise NotDirect("the filter would not fit the request URL")
     aggregated = bool(select.args.get("group")) or any(i.column is None for i in items)
@@ -214,7 +215,7 @@ def _prerequisite(  # noqa: PLR0917
         raise Unpushable from None  # correlated or otherwise not standalone: evaluate locally
     if len(inner_plan.columns) != 1:
         raise ProgrammingError("a subquery used with IN must return exactly one column")
-    placeholder = f"\ue002{ctx.nonce}:pre{len(out)}\ue003"
+    placeholder = f"{PRE_OPEN}{ctx.nonce}:pre{len(out)}{PRE_CLOSE}"
     out.append(
         Prerequisite(
             placeholder=placeholder,
@@ -278,9 +279,7 @@ def _plan_rows(  # noqa: PLR0917
             raise NotDirect("ORDER BY expression")
         if src is None or col is None:
             raise NotDirect("ORDER BY expression")
-        nulls_ok = not ctx.explicit_nulls or bool(ordered.args.get("nulls_first")) == service_nulls_first(
-            desc, ctx
-        )
+        nulls_ok = nulls_as_asked(ordered, ctx)
         sort_prop: str | None = None
         if caps.orderby and nulls_ok and src.navigation is None and col.sortable:
             if col.role in ("attribute", "choice"):
@@ -330,19 +329,6 @@ def _plan_rows(  # noqa: PLR0917
         skip=skip,
         expand=expand,
     )
-    scan = Scan(
-        alias=scan_alias(ctx, base),
-        table=base.table.name,
-        query=query,
-        columns=tuple(columns),
-        limit=limit,
-        annotations=annotations,
-        page_size=page_size_for(ctx, limit),
-    )
-    return Plan(
-        scans=(scan,),
-        columns=result_columns(scan.columns),
-        local_sql=local,
-        notes=tuple(notes),
-        collation=ctx.caps.collation if local else None,
+    return single_scan_plan(
+        ctx, base, query, columns, limit=limit, local=local, notes=notes, annotations=annotations
     )

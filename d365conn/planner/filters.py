@@ -511,6 +511,11 @@ def _top_level(text: str) -> list[tuple[int, str]]:
     return out
 
 
+def join_and(conjuncts: Sequence[str]) -> str | None:
+    """Pushed conjuncts of one scan as one ``$filter`` (None when there are none)."""
+    return " and ".join(_wrap(c, "and") for c in conjuncts) if conjuncts else None
+
+
 def _wrap(text: str, joiner: str) -> str:
     """Parenthesise an operand of and/or when it holds the other connective at its top level."""
     other = " or " if joiner == "and" else " and "
@@ -525,21 +530,7 @@ def _wrap(text: str, joiner: str) -> str:
 def _negate(text: str) -> str:
     """``not`` applied to a filter: bare before one function call, else around parentheses."""
     match = re.match(r"[A-Za-z][\w.]*\(", text)
-    if match:
-        depth = 0
-        quoted = False
-        for i in range(match.end() - 1, len(text)):
-            ch = text[i]
-            if ch == "'":
-                quoted = not quoted
-            elif quoted:
-                continue
-            elif ch == "(":
-                depth += 1
-            elif ch == ")":
-                depth -= 1
-                if depth == 0:
-                    if i == len(text) - 1:
-                        return f"not {text}"
-                    break
+    # One call when nothing stands outside its parentheses after the function's name.
+    if match and all(i < match.end() - 1 for i, _ in _top_level(text)):
+        return f"not {text}"
     return f"not ({text})"

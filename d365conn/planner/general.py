@@ -41,11 +41,18 @@ from d365conn.planner.context import (
     output_column,
     select_property,
 )
-from d365conn.planner.filters import FilterWriter, ValueDependent, _wrap
+from d365conn.planner.filters import FilterWriter, ValueDependent, join_and
 from d365conn.planner.like import local_like, parse_pattern
 from d365conn.planner.names import Source, column_of, resolve_table, unknown
 from d365conn.planner.plan import ODataQuery, Plan, ResultColumn, Scan
-from d365conn.planner.shape import NotDirect, display_name, page_size_for, read_limit
+from d365conn.planner.shape import (
+    NotDirect,
+    display_name,
+    nulls_as_asked,
+    page_size_for,
+    read_limit,
+    service_nulls_first,
+)
 from d365conn.planner.values import NotLiteral, Slot, Unpushable, literal_of
 
 _SQL_TYPES = {
@@ -358,10 +365,7 @@ def _push_order_limit(select: exp.Select, here: dict[str, _ScanState], ctx: Plan
             return
         col = column_of(state.table, node.name)
         desc = bool(ordered.args.get("desc"))
-        service_first = (not desc) if ctx.caps.nulls_low else desc
-        if col is None or not col.sortable or not ctx.caps.orderby:
-            return
-        if ctx.explicit_nulls and bool(ordered.args.get("nulls_first")) != service_first:
+        if col is None or not col.sortable or not ctx.caps.orderby or not nulls_as_asked(ordered, ctx):
             return
         if col.role in ("attribute", "choice"):
             prop = col.property or col.name
@@ -408,8 +412,7 @@ def _localise(tree: exp.Expr, ctx: PlanContext) -> None:
             node.replace(exp.Not(this=replacement) if negate else replacement)
     for ordered in tree.find_all(exp.Ordered):
         if not ctx.explicit_nulls:
-            desc = bool(ordered.args.get("desc"))
-            ordered.set("nulls_first", (not desc) if caps.nulls_low else desc)
+            ordered.set("nulls_first", service_nulls_first(bool(ordered.args.get("desc")), ctx))
     if ctx.slots is not None:
         for placeholder in list(tree.find_all(exp.Placeholder)):
             value = literal_of(placeholder)
@@ -464,7 +467,7 @@ def _build_scan(state: _ScanState, ctx: PlanContext) -> Scan:
     query = ODataQuery(
         resource=state.table.entity_set,
         select=tuple(select),
-        filter=" and ".join(_wrap(f, "and") for f in state.filters) if state.filters else None,
+        filter=join_and(state.filters),
         orderby=state.orderby,
         top=state.top,
     )
@@ -484,7 +487,7 @@ def _result_columns(
 ) -> tuple[ResultColumn, ...]:
     try:
         typed = annotate_types(tree.copy(), schema=schema, dialect="duckdb")
-    except Exception:
+    except Exception:  # sqlglot's typing is best effort: unannotated columns are reported Edm.Untyped
         typed = tree
     select = typed
     while isinstance(select, (exp.Union, exp.Intersect, exp.Except)):

@@ -2,9 +2,10 @@
 
 Owns: :class:`NotDirect` (the signal that the local engine is needed), :class:`Item` (one output
 column: a catalog column or an aggregate), reading LIMIT/TOP/FETCH/OFFSET as integers, ORDER BY
-terms by position or alias, and the one-line local "tail" (``SELECT * FROM scan ORDER BY ... LIMIT
+terms by position or alias, the one-line local "tail" (``SELECT * FROM scan ORDER BY ... LIMIT
 ... OFFSET ...``) that finishes a pushed scan when only its final ordering or offset is beyond the
-service. Shared by :mod:`.direct`, :mod:`.aggregate` and :mod:`.general`.
+service, and the one-scan plan the direct and grouped planners end with. Shared by :mod:`.direct`,
+:mod:`.aggregate` and :mod:`.general`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from d365conn.exceptions import ProgrammingError
 from d365conn.planner.context import PlanContext
 from d365conn.planner.filters import ValueDependent
 from d365conn.planner.names import Source
-from d365conn.planner.plan import OutputColumn, ResultColumn
+from d365conn.planner.plan import ODataQuery, OutputColumn, Plan, ResultColumn, Scan
 from d365conn.planner.values import NotLiteral, Slot, literal_of
 
 
@@ -96,6 +97,13 @@ def service_nulls_first(desc: bool, ctx: PlanContext) -> bool:
     return (not desc) if ctx.caps.nulls_low else desc
 
 
+def nulls_as_asked(ordered: exp.Ordered, ctx: PlanContext) -> bool:
+    """Whether the service sorts NULLs where the term asks (always so when the statement names no
+    NULLS FIRST/LAST: the service's order is then the statement's)."""
+    desc = bool(ordered.args.get("desc"))
+    return not ctx.explicit_nulls or bool(ordered.args.get("nulls_first")) == service_nulls_first(desc, ctx)
+
+
 def order_term(ordered: exp.Ordered, name: str, ctx: PlanContext) -> str:
     desc = bool(ordered.args.get("desc"))
     if ctx.explicit_nulls:
@@ -136,3 +144,35 @@ def result_columns(columns: tuple[OutputColumn, ...]) -> tuple[ResultColumn, ...
 def scan_alias(ctx: PlanContext, base: Source) -> str:
     # One scan per direct plan: its relation is named after its table.
     return base.table.name.lower()
+
+
+def single_scan_plan(
+    ctx: PlanContext,
+    base: Source,
+    query: ODataQuery,
+    columns: list[OutputColumn],
+    *,
+    limit: int | None,
+    local: str | None,
+    notes: list[str],
+    annotations: bool = False,
+    fallback: Plan | None = None,
+) -> Plan:
+    """A plan of one scan of ``base`` (direct or grouped), finished by the local tail ``local`` if any."""
+    scan = Scan(
+        alias=scan_alias(ctx, base),
+        table=base.table.name,
+        query=query,
+        columns=tuple(columns),
+        limit=limit,
+        annotations=annotations,
+        page_size=page_size_for(ctx, limit),
+    )
+    return Plan(
+        scans=(scan,),
+        columns=result_columns(scan.columns),
+        local_sql=local,
+        fallback=fallback,
+        notes=tuple(notes),
+        collation=ctx.caps.collation if local else None,
+    )

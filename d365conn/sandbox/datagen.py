@@ -55,11 +55,8 @@ _VERSION_VARIANT = (0x4 << 52) | (0x8 << 76)
 
 def _guid_from_key(key: int) -> str:
     """The version-4 GUID whose uniqueidentifier sort key is `key` (see guidorder.py)."""
-    h = f"{key:032x}"
-    return (
-        f"{h[30:32]}{h[28:30]}{h[26:28]}{h[24:26]}-{h[22:24]}{h[20:22]}-{h[18:20]}{h[16:18]}-"
-        f"{h[12:16]}-{h[:12]}"
-    )
+    b = key.to_bytes(16, "big")  # key bytes: group 5, group 4, then groups 3, 2, 1 byte-reversed
+    return f"{b[15:11:-1].hex()}-{b[11:9:-1].hex()}-{b[9:7:-1].hex()}-{b[6:8].hex()}-{b[:6].hex()}"
 
 
 def _guids(rng: random.Random, count: int) -> list[str]:
@@ -363,6 +360,10 @@ class Generator:
         industries = list(range(1, 34))
         currency_ids = self.currency_ids
         version = self.version
+        # Locals, not attribute lookups: this loop runs once per account.
+        aux, campaign_days, owner_of = self.aux_guids, self.campaign_days, self._owner
+        user_ids, n_users, admin = self.user_ids, self.n_users, self.user_ids[0]
+        rates = [c[3] for c in CURRENCIES]
         for i, account_id in enumerate(ids):
             r = getrandbits(64)
             name = names[i % n_names] if i < n_names else f"{names[i % n_names]} {i // n_names + 1}"
@@ -371,12 +372,13 @@ class Generator:
             postal = f"{(r >> 9) % 90000 + 10000}"
             revenue: float | None = None if (r >> 22) % 10 == 0 else float(((r >> 26) % 5000 + 1) * 10000)
             cur = 0 if (r >> 36) % 10 else 1 + (r >> 40) % 2
-            rate = CURRENCIES[cur][3]
-            owner, owner_type, owning_user, owning_team, unit = self._owner(r >> 44)
+            rate = rates[cur]
+            owner, owner_type, owning_user, owning_team, unit = owner_of(r >> 44)
             created = stamps[(r >> 12) % 8192]
             active = (r >> 30) % 10 != 0
             credit: float | None = float(((r >> 33) % 100 + 1) * 1000) if (r >> 31) % 3 == 0 else None
             version += 1
+            word = name.split(" ")[0].lower()
             yield (
                 account_id,
                 name,
@@ -389,11 +391,11 @@ class Generator:
                 f"{street}\r\n{city}, {state} {postal}\r\n{country}",
                 round(lat + ((r >> 3) % 100) / 1000, 5),
                 round(lon - ((r >> 7) % 100) / 1000, 5),
-                self.aux_guids[r % 4096],
-                self.aux_guids[(r >> 12) % 4096],
+                aux[r % 4096],
+                aux[(r >> 12) % 4096],
                 f"+1-555-{(r >> 20) % 900 + 100:03d}-{(r >> 14) % 9000 + 1000:04d}",
-                None if (r >> 24) % 7 == 0 else f"info{i}@{name.split(' ')[0].lower()}.example.com",
-                f"https://www.{name.split(' ')[0].lower()}{i}.example.com",
+                None if (r >> 24) % 7 == 0 else f"info{i}@{word}.example.com",
+                f"https://www.{word}{i}.example.com",
                 revenue,
                 None if revenue is None else round(revenue / rate, 4),
                 None if (r >> 27) % 8 == 0 else (r >> 28) % 20000 + 1,
@@ -415,7 +417,7 @@ class Generator:
                 1 if active else 2,
                 created,
                 created,
-                None if (r >> 46) % 4 else self.campaign_days[(r >> 47) % 512],
+                None if (r >> 46) % 4 else campaign_days[(r >> 47) % 512],
                 contact_ids[i // 2] if i % 2 == 0 and i // 2 < n_contacts else None,
                 ids[(r >> 50) % i] if i > 0 and (r >> 49) % 10 == 0 else None,
                 owner,
@@ -425,8 +427,8 @@ class Generator:
                 unit,
                 currency_ids[cur],
                 rate,
-                self.user_ids[0],
-                self.user_ids[(r >> 52) % self.n_users],
+                admin,
+                user_ids[(r >> 52) % n_users],
                 credit,
                 None if credit is None else round(credit / rate, 4),
                 0,
@@ -723,6 +725,14 @@ def load(store: Store, rows: int, seed: int) -> dict[str, int]:
             columns, source = produce()
             counts[table] = _insert(connection, table, columns, source)
         store.create_indexes(connection)
+        store.track_filled(
+            connection,
+            {
+                "account": generator.ACCOUNT_COLUMNS,
+                "contact": generator.CONTACT_COLUMNS,
+                "opportunity": generator.OPPORTUNITY_COLUMNS,
+            },
+        )
         connection.executemany(
             "INSERT OR REPLACE INTO __meta VALUES (?, ?)",
             [

@@ -13,6 +13,8 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from d365conn.sandbox.model import Column, Schema, Table
@@ -37,6 +39,9 @@ except ImportError:  # pragma: no cover - orjson is optional, json is the fallba
 
 #: Placeholder in RowEncoder.sql_columns for the `W/"<versionnumber>"` etag expression.
 ETAG = "\x00etag"
+AS_BOOL: dict[Any, bool | None] = {0: False, 1: True, None: None}
+PLAIN_SLOT, LOOKUP_SLOT, MONEY_SLOT, FORMATTED_SLOT = range(4)
+SMALL_ROW = 32  # properties up to which a plain dict(zip()) beats copying a template
 
 
 class Annotations:
@@ -109,7 +114,12 @@ class RowEncoder:
     """Encodes rows of one table for one selection and one annotation preference."""
 
     def __init__(
-        self, schema: Schema, table: Table, columns: Sequence[Column], annotations: Annotations
+        self,
+        schema: Schema,
+        table: Table,
+        columns: Sequence[Column],
+        annotations: Annotations,
+        filled: frozenset[str] | None = None,
     ) -> None:
         self.schema = schema
         self.table = table
@@ -138,6 +148,42 @@ class RowEncoder:
             self.money_symbol_position = (
                 self.sql_columns.index(currency.prop) if currency.prop in self.sql_columns else -1
             )
+        # Plain rows (no annotations) are built by copying a template that holds every property
+        # (null) and updating it with the fetched values: a copy keeps the presized table and key
+        # order, where dict(zip()) regrows the dict five times per wide row. `filled` (the columns
+        # some row has ever filled, see Store.filled_columns) leaves the others out of the SELECT:
+        # they are null in every row, and fetching ~100 always-null columns of a wide table costs
+        # about half a page. Annotated rows keep the full layout.
+        self._plan = [
+            (
+                slot.column.prop,
+                slot.position,
+                LOOKUP_SLOT
+                if slot.column.is_lookup
+                else MONEY_SLOT
+                if self.want_formatted and slot.column.kind == "Money"
+                else FORMATTED_SLOT
+                if self.want_formatted and slot.format is not None
+                else PLAIN_SLOT,
+                slot.boolean,
+                slot.type_position,
+                (slot.column.targets or ("",))[0],
+                f"{slot.column.prop}@{FORMATTED}",
+                slot.column,
+                slot.format,
+            )
+            for slot in self.slots
+        ]
+        self.filled = filled
+        self.template = dict.fromkeys(["@odata.etag", *(s.column.prop for s in self.slots)])
+        plain = self.slots
+        if filled is not None and not annotations.any:
+            plain = [s for s in self.slots if s.column.prop in filled]
+            hidden = self.sql_columns[1 + len(self.slots) :]  # owner/customer types, then the key
+            self.sql_columns = [ETAG, *(s.column.prop for s in plain), *hidden]
+            self.key_position = len(self.sql_columns) - 1
+        self.plain_keys = ["@odata.etag", *(s.column.prop for s in plain)]
+        self.plain_booleans = [(s.column.prop, i) for i, s in enumerate(plain, start=1) if s.boolean]
 
     def select_sql(self, alias: str) -> str:
         return ", ".join(
@@ -153,17 +199,27 @@ class RowEncoder:
         symbols = self._currency_symbols(rows, connection) if self.want_formatted else {}
         out: list[dict[str, Any]] = []
         if not self.annotations.any:
-            keys = ["@odata.etag", *(s.column.prop for s in self.slots)]
-            booleans = [(s.column.prop, s.position) for s in self.slots if s.boolean]
-            if not booleans:
-                return [dict(zip(keys, row, strict=False)) for row in rows]
+            keys, copy, append = self.plain_keys, self.template.copy, out.append
+            if not self.plain_booleans and len(keys) == len(self.template) and len(keys) <= SMALL_ROW:
+                # A narrow selection: dict(zip()) per row in C, no regrowth worth avoiding.
+                return list(map(dict, map(zip, repeat(keys), rows)))
+            bool_keys = [key for key, _ in self.plain_booleans]
+            positions = [position for _, position in self.plain_booleans]
+            pick = itemgetter(*positions) if len(positions) > 1 else None
             for row in rows:
-                item = dict(zip(keys, row, strict=False))
-                for key, position in booleans:
-                    value = row[position]
-                    if value is not None:
-                        item[key] = bool(value)
-                out.append(item)
+                item = copy()
+                # zip stops at the last property: the hidden columns (types, key, sort values) follow.
+                item.update(zip(keys, row, strict=False))
+                if pick is not None:
+                    try:  # booleans are stored as 0/1 (datagen, writes.convert)
+                        item.update(zip(bool_keys, map(AS_BOOL.__getitem__, pick(row)), strict=True))
+                    except KeyError:
+                        item.update(
+                            (k, None if row[i] is None else bool(row[i])) for k, i in self.plain_booleans
+                        )
+                elif positions and row[positions[0]] is not None:
+                    item[bool_keys[0]] = bool(row[positions[0]])
+                append(item)
             return out
         for row in rows:
             out.append(self._annotated(row, names, symbols))
@@ -172,36 +228,43 @@ class RowEncoder:
     def _annotated(
         self, row: Sequence[Any], names: dict[tuple[str, str], str], symbols: dict[str, str]
     ) -> dict[str, Any]:
+        """One row with its annotations, each placed before its property (the real order). The
+        per-slot decisions are made once per encoder (`_plan`), not once per value."""
         item: dict[str, Any] = {"@odata.etag": row[0]}
-        for slot in self.slots:
-            column, value = slot.column, row[slot.position]
-            prop = column.prop
-            if value is not None:
-                if column.is_lookup:
-                    target = (
-                        row[slot.type_position] if slot.type_position >= 0 else (column.targets or ("",))[0]
+        want_navigation, want_lookup = self.want_navigation, self.want_lookup
+        for (
+            prop,
+            position,
+            code,
+            boolean,
+            type_position,
+            default_target,
+            formatted,
+            column,
+            fmt,
+        ) in self._plan:
+            value = row[position]
+            if value is None:
+                item[prop] = None
+                continue
+            if code == LOOKUP_SLOT:
+                target = row[type_position] if type_position >= 0 else default_target
+                if (target, value) in names:  # filled only when FormattedValue is wanted
+                    item[formatted] = names[(target, value)]
+                if want_navigation:
+                    item[f"{prop}@{NAVIGATION}"] = (
+                        f"{column.logical}_{target}" if column.kind == "Customer" else column.logical
                     )
-                    if self.want_formatted and (target, value) in names:
-                        item[f"{prop}@{FORMATTED}"] = names[(target, value)]
-                    if self.want_navigation:
-                        item[f"{prop}@{NAVIGATION}"] = navigation_name(column, target)
-                    if self.want_lookup:
-                        item[f"{prop}@{LOOKUP_NAME}"] = target
-                elif self.want_formatted:
-                    if column.kind == "Money":
-                        currency = (
-                            row[self.money_symbol_position] if self.money_symbol_position >= 0 else None
-                        )
-                        symbol = symbols.get(str(currency), "$")
-                        amount = float(value)
-                        item[f"{prop}@{FORMATTED}"] = (
-                            f"-{symbol}{-amount:,.2f}" if amount < 0 else f"{symbol}{amount:,.2f}"
-                        )
-                    elif slot.format is not None:
-                        item[f"{prop}@{FORMATTED}"] = slot.format(value)
-                if slot.boolean:
-                    value = bool(value)
-            item[prop] = value
+                if want_lookup:
+                    item[f"{prop}@{LOOKUP_NAME}"] = target
+            elif code == MONEY_SLOT:
+                currency = row[self.money_symbol_position] if self.money_symbol_position >= 0 else None
+                symbol = symbols.get(str(currency), "$")
+                amount = float(value)
+                item[formatted] = f"-{symbol}{-amount:,.2f}" if amount < 0 else f"{symbol}{amount:,.2f}"
+            elif code == FORMATTED_SLOT and fmt is not None:
+                item[formatted] = fmt(value)
+            item[prop] = bool(value) if boolean else value
         return item
 
     def _lookup_names(
@@ -209,8 +272,8 @@ class RowEncoder:
     ) -> dict[tuple[str, str], str]:
         wanted: dict[str, set[str]] = {}
         for slot in self.slots:
-            if not slot.column.is_lookup:
-                continue
+            if not slot.column.is_lookup or (self.filled is not None and slot.column.prop not in self.filled):
+                continue  # (a column no row has filled is null in every row)
             for row in rows:
                 value = row[slot.position]
                 if value is None:

@@ -38,6 +38,9 @@ class ReadContext:
     user_id: str
     business_unit_id: str
     annotations: Annotations
+    #: Per table, the columns some row may fill (Store.filled_columns), read in the same read
+    #: transaction as the rows; None: not known, read every column.
+    filled: dict[str, frozenset[str]] | None = None
 
 
 def selected_columns(table: Table, select: list[str] | None) -> list[Column]:
@@ -163,7 +166,8 @@ def read_collection(  # noqa: PLR0917 - internal helper; every call site names i
     take = page_size
     if limit_total is not None:
         take = min(take, max(0, limit_total - returned_before))
-    encoder = RowEncoder(ctx.schema, table, selected_columns(table, options.select), ctx.annotations)
+    filled = ctx.filled.get(table.logical) if ctx.filled is not None else None
+    encoder = RowEncoder(ctx.schema, table, selected_columns(table, options.select), ctx.annotations, filled)
     order_sql = ", ".join(f"{e} {'DESC' if d else 'ASC'}" for e, d in terms)
     sort_sql = ", ".join(e for e, _ in terms)
     sql = (

@@ -20,7 +20,7 @@ from d365conn.sandbox import collation
 from d365conn.sandbox.guidorder import sql_key
 from d365conn.sandbox.model import Column, Schema, Table
 
-SCHEMA_VERSION = "2"  # 2: the primary-key order index (guidorder)
+SCHEMA_VERSION = "2"  # 2: uniqueidentifier order (guidorder), __filled, the key as a unique index
 INDEXED_LOOKUPS = frozenset(
     {
         ("account", "primarycontactid"),
@@ -66,9 +66,10 @@ def create_table_sql(table: Table, first: list[str] | None = None) -> str:
     order = {prop: i for i, prop in enumerate(first or [])}
     columns = sorted(table.columns.values(), key=lambda c: order.get(c.prop, len(order)))
     for column in columns:
-        sql_type = SQL_TYPES[column.edm]
-        suffix = " PRIMARY KEY" if column.logical == table.pk else ""
-        parts.append(f"{quote(column.prop)} {sql_type}{suffix}")
+        # The primary key is a unique index built after the bulk load (index_sql): generated keys
+        # arrive in uniqueidentifier order, not text order, and inserting them one by one into a
+        # text-ordered key index cost more than sorting them once.
+        parts.append(f"{quote(column.prop)} {SQL_TYPES[column.edm]}")
         if polymorphic(column):
             parts.append(f"{quote(type_column(column))} TEXT")
     return f"CREATE TABLE IF NOT EXISTS {quote(table.logical)} ({', '.join(parts)})"
@@ -81,7 +82,10 @@ def pk_order_sql(table: Table, alias: str = "") -> str:
 
 
 def index_sql(schema: Schema, table: Table) -> list[str]:
-    statements = []
+    statements = [
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {quote('pk_' + table.logical)} "
+        f"ON {quote(table.logical)} ({quote(table.columns[table.pk].prop)})"
+    ]
     for column in table.columns.values():
         # The lookups that carry the 1:N expands and lambdas clients use; the others point at tiny
         # tables or stay null in generated data, and would only slow generation down.
@@ -212,6 +216,49 @@ class Store:
         for table in self.schema.tables.values():
             connection.execute(f"DROP TABLE IF EXISTS {quote(table.logical)}")
             connection.execute(create_table_sql(table, (first or {}).get(table.logical)))
+
+    # -- columns some row has filled ------------------------------------------------------------
+    def track_filled(self, connection: sqlite3.Connection, filled: dict[str, list[str]]) -> None:
+        """Record, per table, the columns the generated rows may fill (`filled`), and keep the record
+        true from now on with triggers that add a column the first time any write sets it. Readers
+        leave the other columns out of plain pages (they are null in every row); see `filled_columns`.
+        """
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS __filled (tbl TEXT, col TEXT, PRIMARY KEY (tbl, col)) WITHOUT ROWID"
+        )
+        for table in self.schema.tables.values():
+            known = set(filled.get(table.logical, [c.prop for c in table.columns.values()]))
+            connection.executemany(
+                "INSERT OR IGNORE INTO __filled VALUES (?, ?)", [(table.logical, c) for c in sorted(known)]
+            )
+            others = [c.prop for c in table.columns.values() if c.prop not in known]
+            if not others:
+                continue
+            body = " ".join(
+                f"INSERT OR IGNORE INTO __filled SELECT '{table.logical}', '{prop}' "
+                f"WHERE NEW.{quote(prop)} IS NOT NULL;"
+                for prop in others
+            )
+            for event in ("INSERT", "UPDATE"):
+                name = quote(f"filled_{table.logical}_{event.lower()}")
+                connection.execute(
+                    f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {event} ON {quote(table.logical)} "
+                    f"BEGIN {body} END"
+                )
+
+    @staticmethod
+    def filled_columns(connection: sqlite3.Connection) -> dict[str, frozenset[str]] | None:
+        """Per table, the columns some row may hold a value in (None: not tracked, assume all). Read
+        it in the same read transaction as the rows it describes, so that a write that fills a new
+        column is seen either with its row or not at all."""
+        try:
+            rows = connection.execute("SELECT tbl, col FROM __filled").fetchall()
+        except sqlite3.OperationalError:
+            return None
+        by_table: dict[str, set[str]] = {}
+        for table, column in rows:
+            by_table.setdefault(str(table), set()).add(str(column))
+        return {table: frozenset(columns) for table, columns in by_table.items()}
 
     def create_indexes(self, connection: sqlite3.Connection) -> None:
         for table in self.schema.tables.values():

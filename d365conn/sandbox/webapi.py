@@ -231,7 +231,16 @@ class WebApi:
                 ctx, table, options.apply, options.filter, options.orderby, options.top, options.aliases
             )
             return json_body(200, payload, self._applied(prefer, paging=False))
-        payload = query.read_collection(ctx, table, options, prefer.max_page_size, table.set_name, params)
+        connection = ctx.connection
+        own_transaction = not connection.in_transaction
+        if own_transaction:  # one snapshot for the filled-columns record and the rows it describes
+            connection.execute("BEGIN")
+        try:
+            ctx.filled = self.store.filled_columns(connection)
+            payload = query.read_collection(ctx, table, options, prefer.max_page_size, table.set_name, params)
+        finally:
+            if own_transaction:
+                connection.execute("COMMIT")
         return json_body(200, payload, self._applied(prefer))
 
     def _count(self, table: Table, params: list[tuple[str, str]]) -> Response:

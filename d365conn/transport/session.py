@@ -9,7 +9,6 @@ passed on every request rather than set on the session, because requests lets th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -49,33 +48,15 @@ def user_agent(config: Config) -> str:
 
 
 def proxy_url(config: Config) -> str | None:
-    """The proxy URL from ProxyHost/ProxyPort/ProxyUser/ProxyPassword, or None."""
-    if not config.proxy_host:
-        return None
-    host = config.proxy_host.strip()
-    scheme, sep, rest = host.partition("://")
-    if not sep:
-        scheme, rest = "http", host
-    if config.proxy_port and ":" not in rest.rstrip("/").rsplit("]", 1)[-1]:
-        rest = f"{rest.rstrip('/')}:{config.proxy_port}"
-    if config.proxy_user:
-        credentials = quote(config.proxy_user, safe="")
-        if config.proxy_password:
-            credentials += ":" + quote(config.proxy_password, safe="")
-        rest = f"{credentials}@{rest}"
-    return f"{scheme}://{rest}"
+    """The proxy URL from ProxyHost/ProxyPort/ProxyUser/ProxyPassword, or None (``Config.proxy_url``)."""
+    return config.proxy_url
 
 
 def request_settings(config: Config) -> RequestSettings:
     """TLS verification (a CA file, the default bundle, or off) and proxies for every request."""
-    verify: bool | str = True
-    if not config.verify_server_certificate:
-        verify = False
-    elif config.ca_certificate is not None:
-        verify = str(config.ca_certificate)
-    proxy = proxy_url(config)
+    proxy = config.proxy_url
     proxies = {"http": proxy, "https": proxy} if proxy else {}
-    return RequestSettings(verify, proxies, config.connect_timeout, config.read_timeout)
+    return RequestSettings(config.tls_verify, proxies, config.connect_timeout, config.read_timeout)
 
 
 def build_session(config: Config) -> requests.Session:

@@ -25,7 +25,7 @@ from sqlglot import exp
 from .. import exceptions as exc
 from ..result import ColumnInfo, Result
 from .columns import BodyBuilder
-from .ops import Operation, PolymorphicRef
+from .ops import Key, Operation, PolymorphicRef
 from .sender import Outcome, Sender
 from .statements import WriteOptions, WriteTemplate, translate
 
@@ -172,17 +172,16 @@ class WriteExecutor:
         from ..planner.values import to_sql_node
 
         found: set[int] = set()
-        groups: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+        groups: dict[tuple[str, tuple[str, ...]], list[tuple[int, Key]]] = {}
         for i, op in enumerate(ops):
             if op.key is not None:
-                groups.setdefault((op.table.name, tuple(c.name for c in op.key.columns)), []).append(i)
-        for (table_name, names), positions in groups.items():
-            for start in range(0, len(positions), _CHECK_CHUNK):
-                chunk = positions[start : start + _CHECK_CHUNK]
+                names = tuple(c.name for c in op.key.columns)
+                groups.setdefault((op.table.name, names), []).append((i, op.key))
+        for (table_name, names), keyed in groups.items():
+            for start in range(0, len(keyed), _CHECK_CHUNK):
+                chunk = keyed[start : start + _CHECK_CHUNK]
                 tests: list[exp.Expr] = []
-                for i in chunk:
-                    key = ops[i].key
-                    assert key is not None  # grouped above by having a key
+                for _i, key in chunk:
                     parts = [
                         exp.EQ(this=exp.column(n), expression=to_sql_node(v))
                         for n, v in zip(names, key.values, strict=True)
@@ -191,10 +190,7 @@ class WriteExecutor:
                 query = exp.select(*[exp.column(n) for n in names]).from_(table_name).where(exp.or_(*tests))
                 _, rows = self._read(query)
                 present = {tuple(_norm(v) for v in row) for row in rows}
-                for i in chunk:
-                    key = ops[i].key
-                    if key is not None and tuple(_norm(v) for v in key.values) in present:
-                        found.add(i)
+                found.update(i for i, key in chunk if tuple(_norm(v) for v in key.values) in present)
         return found
 
     def _resolve_pending(self, ops: Sequence[Operation]) -> None:

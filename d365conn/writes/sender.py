@@ -84,6 +84,19 @@ def _concurrency(op: Operation, error: exc.Error) -> exc.Error:
     return error
 
 
+def rows_failed(
+    failures: list[tuple[int, exc.Error]], outcomes: Sequence[Outcome], total: int
+) -> exc.BatchError:
+    """The error for a continue-on-error batch in which some rows failed and the others applied."""
+    applied = sum(o.affected for o in outcomes)
+    rows = ", ".join(str(r) for r, _ in failures[:20]) + (", ..." if len(failures) > 20 else "")
+    return exc.BatchError(
+        f"{len(failures)} of {total} row(s) failed (rows {rows}); {applied} row(s) were applied. "
+        f"First failure: {failures[0][1]}",
+        failures=failures, applied=applied, atomic=False,
+    )  # fmt: skip
+
+
 class Sender:
     """Sends operations for one connection."""
 
@@ -246,13 +259,7 @@ class Sender:
                 else:
                     failures.append((op.row, _with_row(error, op)))
         if failures:
-            applied = sum(o.affected for o in outcomes)
-            rows = ", ".join(str(r) for r, _ in failures[:20]) + (", ..." if len(failures) > 20 else "")
-            raise exc.BatchError(
-                f"{len(failures)} of {len(ops)} row(s) failed (rows {rows}); {applied} row(s) were applied. "
-                f"First failure: {failures[0][1]}",
-                failures=failures, applied=applied, atomic=False,
-            )  # fmt: skip
+            raise rows_failed(failures, outcomes, len(ops))
         return outcomes
 
     def _bulk(self, action: str, chunk: Sequence[Operation]) -> list[Outcome]:

@@ -115,6 +115,25 @@ def constant(node: exp.Expr) -> Getter | None:
     return lambda _params: value
 
 
+def values_rows(source: exp.Values, width: int) -> list[list[Getter]]:
+    """A getter per cell of each VALUES row; every row must have ``width`` cells, all constants."""
+    rows: list[list[Getter]] = []
+    for tup in source.expressions:
+        cells = tup.expressions if isinstance(tup, exp.Tuple) else [tup]
+        if len(cells) != width:
+            raise ProgrammingError(f"the statement names {width} columns but a row has {len(cells)} values")
+        getters = []
+        for cell in cells:
+            getter = constant(cell)
+            if getter is None:
+                raise NotSupportedError(
+                    f"VALUES rows take constants and parameters; {cell.sql()} is an expression"
+                )
+            getters.append(getter)
+        rows.append(getters)
+    return rows
+
+
 def bind_copy(node: exp.Expr, params: Params) -> exp.Expr:
     """A copy of ``node`` with every parameter marker replaced by its value as a typed literal."""
     copy = node.copy()
@@ -221,23 +240,7 @@ def _insert(tree: exp.Insert, catalog: CatalogView) -> WriteTemplate:
     returning = _returning(tree, table)
     source = tree.expression
     if isinstance(source, exp.Values):
-        rows: list[list[Getter]] = []
-        for tup in source.expressions:
-            cells = tup.expressions if isinstance(tup, exp.Tuple) else [tup]
-            if len(cells) != len(columns):
-                count = len(cells)
-                raise ProgrammingError(
-                    f"the statement names {len(columns)} columns but a row has {count} values"
-                )
-            getters = []
-            for cell in cells:
-                getter = constant(cell)
-                if getter is None:
-                    raise NotSupportedError(
-                        f"VALUES rows take constants and parameters; {cell.sql()} is an expression"
-                    )
-                getters.append(getter)
-            rows.append(getters)
+        rows = values_rows(source, len(columns))
 
         def bind_values(params: Params, first: int) -> Bound:
             ops = []

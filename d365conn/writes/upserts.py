@@ -39,6 +39,7 @@ from .statements import (
     insert_target,
     key_value,
     match_key,
+    values_rows,
 )
 
 Row = Mapping[str, Any]
@@ -100,20 +101,7 @@ def _template(shape: _Shape, tree: exp.Expr, source: exp.Expr) -> WriteTemplate:
     """Bind VALUES rows directly; run a SELECT source first."""
     if isinstance(source, exp.Values):
         names = shape_names(source)
-        rows = []
-        for tup in source.expressions:
-            cells = tup.expressions if isinstance(tup, exp.Tuple) else [tup]
-            if len(cells) != len(names):
-                raise ProgrammingError(f"a VALUES row has {len(cells)} values for {len(names)} columns")
-            getters = []
-            for cell in cells:
-                getter = constant(cell)
-                if getter is None:
-                    raise NotSupportedError(
-                        f"VALUES takes constants and parameters; {cell.sql()} is an expression"
-                    )
-                getters.append(getter)
-            rows.append(getters)
+        rows = values_rows(source, len(names))
 
         def bind_values(params: Params, first: int) -> Bound:
             ops: list[Operation] = []

@@ -1,10 +1,10 @@
 """Shared pieces of the catalog tests: the real captured metadata, served over a real socket.
 
-``FixtureService`` is a small HTTP server (127.0.0.1, a thread) that answers the catalog's
-metadata requests from the real captured responses in ``tests/captured`` (a copy of the shared fixtures): the Dataverse
-``EntityDefinitions`` of account (table, relationships, and all 248 attributes with their option
-sets) and opportunity, the typed attribute casts, ``RetrieveMetadataChanges`` with version stamps
-the test can move forward (the sandbox does not implement that function), the
+``FixtureService`` is a small HTTP server (127.0.0.1, a thread) that answers the catalog's metadata
+requests from the real captured responses in ``tests/captured`` (a copy of the shared fixtures): the
+Dataverse ``EntityDefinitions`` of account (table, relationships, and all 248 attributes with their
+option sets) and opportunity, the typed attribute casts, ``RetrieveMetadataChanges`` with version
+stamps the test can move forward (the sandbox does not implement that function), the
 ``sdkmessagefilters`` probe, and Business Central's ``$metadata``. Every request is recorded so
 tests can count what the catalog fetched.
 """

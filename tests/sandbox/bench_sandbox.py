@@ -21,13 +21,13 @@ from d365conn.sandbox.store import Store
 from d365conn.sandbox.tables import build_schema
 
 
-def generation(rows: int) -> None:
-    with tempfile.TemporaryDirectory() as directory:
-        store = Store(build_schema(), directory)
-        started, cpu = time.perf_counter(), time.process_time()
-        counts = load(store, rows, 1)
-        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-        store.close()
+def generation(rows: int, directory: str) -> None:
+    """Generate into `directory`, which the page runs then reuse (same rows and seed)."""
+    store = Store(build_schema(), directory)
+    started, cpu = time.perf_counter(), time.process_time()
+    counts = load(store, rows, 1)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    store.close()
     total = sum(counts.values())
     print(
         f"generation: {rows:,} accounts ({total:,} rows in all) in {seconds:.1f} s = "
@@ -45,11 +45,8 @@ def child_cpu_seconds(sandbox: Sandbox) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def pages(rows: int, select: str, annotations: bool, limit: int = 40) -> None:
-    with (
-        tempfile.TemporaryDirectory() as directory,
-        Sandbox(rows=rows, data_dir=directory, process=True) as sandbox,
-    ):
+def pages(rows: int, directory: str, select: str, annotations: bool, limit: int = 40) -> None:
+    with Sandbox(rows=rows, seed=1, data_dir=directory, process=True) as sandbox:
         session = requests.Session()
         token = session.post(
             sandbox.token_uri,
@@ -91,7 +88,8 @@ def pages(rows: int, select: str, annotations: bool, limit: int = 40) -> None:
 
 if __name__ == "__main__":
     accounts = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
-    generation(accounts)
-    pages(accounts, "", False)
-    pages(accounts, "name,revenue,industrycode,createdon,_primarycontactid_value", False)
-    pages(accounts, "", True, limit=10)
+    with tempfile.TemporaryDirectory() as data:
+        generation(accounts, data)
+        pages(accounts, data, "", False)
+        pages(accounts, data, "name,revenue,industrycode,createdon,_primarycontactid_value", False)
+        pages(accounts, data, "", True, limit=10)
