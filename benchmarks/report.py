@@ -10,6 +10,10 @@ from pathlib import Path
 from benchmarks.common import RESULTS, fmt
 
 
+def _load(values: list[float] | None) -> str:
+    return "/".join(f"{v:.1f}" for v in values) if values else "?"
+
+
 def main() -> None:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS / "latest.json"
     doc = json.loads(path.read_text())
@@ -17,7 +21,9 @@ def main() -> None:
     minutes = doc["total_seconds"] / 60
     print(f"Run {doc['when']} ({minutes:.1f} min): {m['cores']} cores ({m.get('cpu', '?')}), "
           f"{m.get('memory_gb', '?')} GB, Python {m['python']}, "
-          + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".")
+          + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + "; load average (1/5/15 min) "
+          f"{_load(m.get('load_average_at_start'))} at the start, "
+          f"{_load(m.get('load_average_at_end'))} at the end.")
     print()
     print("| Case | Figure | d365conn | Baseline | Ratio | Target | Met |")
     print("|---|---|---:|---:|---:|---|---|")

@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from .exceptions import DataError, NotSupportedError, OperationalError, ProgrammingError
+from .planner.plan import GUID_KEY_MACRO
 from .result import ColumnInfo, display_size_for
 
 _BATCH_ROWS = 8192
@@ -128,6 +129,18 @@ _FROM_DUCKDB = {
 _DECIMAL_RE = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 
 
+# SQL Server's uniqueidentifier order, as a text key: for the canonical form
+# aabbccdd-eeff-gghh-iijj-kkllmmnnoopp the bytes are compared in the order 10-15 (kk..pp), 8-9 (iijj),
+# 6-7, 4-5, 0-3 of the little-endian layout -- that is, the last two groups as written, then the
+# first three groups with their bytes reversed (hhgg, ffee, ddccbbaa). Lower-case hex text compares
+# as the bytes do.
+_GUID_KEY_PARTS = ((25, 12), (20, 4), (17, 2), (15, 2), (12, 2), (10, 2), (7, 2), (5, 2), (3, 2), (1, 2))
+GUID_KEY_MACRO_SQL = (
+    f"CREATE MACRO {GUID_KEY_MACRO}(g) AS "
+    + " || ".join(f"substr(lower(CAST(g AS VARCHAR)), {start}, {length})" for start, length in _GUID_KEY_PARTS)
+)
+
+
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -138,6 +151,7 @@ class LocalEngine:
     def __init__(self, collation: str | None = None) -> None:
         self._con = duckdb.connect(":memory:")
         self._con.execute("SET TimeZone='UTC'")
+        self._con.execute(GUID_KEY_MACRO_SQL)
         if collation is not None:
             # The service's string semantics (Dataverse compares case-insensitively) must hold for
             # what runs here too: =, ORDER BY, DISTINCT, GROUP BY and set operations follow it.

@@ -81,6 +81,10 @@ class Capabilities:
     collation: str | None = None
     #: NULLs sort before every value ascending and after every value descending.
     nulls_low: bool = True
+    #: How the service orders GUIDs: ``sqlserver`` is SQL Server's ``uniqueidentifier`` order (bytes
+    #: 10-15, 8-9, 6-7, 4-5, 0-3 of the little-endian layout), which Dataverse uses for ``$orderby``
+    #: and key comparisons; local ORDER BY on a GUID then sorts by the same key. ``binary`` is text order.
+    guid_order: Literal["sqlserver", "binary"] = "binary"
     #: Lookups exposed as ``_x_value`` with formatted-value annotations (Dataverse).
     lookups: bool = False
     max_url_length: int = 8192
@@ -111,6 +115,7 @@ _DATAVERSE = Capabilities(
     # default only folds case; an accent-insensitive org can replace it with "nocase.noaccent".
     collation="nocase",
     nulls_low=True,  # SQL Server sorts NULL as the lowest value
+    guid_order="sqlserver",  # Dataverse runs on SQL Server: uniqueidentifier order
     lookups=True,
     max_url_length=32_768,
     max_page_size=5_000,

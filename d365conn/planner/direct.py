@@ -291,7 +291,7 @@ def _plan_rows(  # noqa: PLR0917
         if name is None or names.count(name) != 1:
             tail_order.append("\x00")  # not reorderable locally
         else:
-            tail_order.append(order_term(ordered, name, ctx))
+            tail_order.append(order_term(ordered, name, ctx, col.edm_type))
     count, offset = read_limit(select)
     order_pushed = len(pushed_order) == len(tail_order)
     if not order_pushed and "\x00" in tail_order:

@@ -33,6 +33,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 from d365conn.catalog.model import Column, Table
 from d365conn.exceptions import NotSupportedError, ProgrammingError
 from d365conn.planner.catalog_views import VIEWS, relation_for
+from d365conn.planner.plan import GUID_KEY_MACRO
 from d365conn.planner.context import (
     ANNOTATED_ROLES,
     PlanContext,
@@ -164,6 +165,8 @@ def plan_general(statement: exp.Expr, ctx: PlanContext) -> Plan:
     for scope in traverse_scope(tree):
         _collect_columns(scope, scans)
     _localise(tree, ctx)
+    if ctx.caps.guid_order == "sqlserver":
+        _order_guids_as_service(tree, schema)
     local_sql = tree.sql(dialect="duckdb")
     scan_list = tuple(_build_scan(state, ctx) for state in scans.values())
     columns = _result_columns(tree, schema, original_names)
@@ -419,6 +422,35 @@ def _localise(tree: exp.Expr, ctx: PlanContext) -> None:
             if isinstance(value, Slot):
                 sentinel = ctx.slots.write(value, "sql", "")
                 placeholder.replace(exp.Literal.string(sentinel))
+
+
+def _order_guids_as_service(tree: exp.Expr, schema: dict[str, object]) -> None:
+    """Sort GUID columns locally the way the service sorts them (``Capabilities.guid_order``).
+
+    DuckDB orders UUIDs by their text; SQL Server orders ``uniqueidentifier`` by another byte order.
+    Every ORDER BY term (window ORDER BYs included) that is a GUID column of a scan is wrapped in the
+    engine's ``d365_guid_key()`` macro (see ``engine.py``), so ties and ranges agree with the service's.
+    """
+
+
+    def is_guid(node: exp.Expr) -> bool:
+        columns = schema.get(node.table) if isinstance(node, exp.Column) and node.table else None
+        return isinstance(columns, dict) and columns.get(node.name) == "UUID"
+
+    for ordered in tree.find_all(exp.Ordered):
+        term = ordered.this
+        if not isinstance(term, exp.Column):
+            continue
+        guid = is_guid(term)
+        if not term.table:  # an output name of the SELECT: look at what it names
+            select = ordered.find_ancestor(exp.Select)
+            named = [
+                e.this for e in (select.expressions if select is not None else [])
+                if isinstance(e, exp.Alias) and e.alias == term.name
+            ]
+            guid = len(named) == 1 and is_guid(named[0])
+        if guid:
+            ordered.set("this", exp.Anonymous(this=GUID_KEY_MACRO, expressions=[term.copy()]))
 
 
 def _catalog_tables(tree: exp.Expr) -> tuple[str, ...] | None:

@@ -23,6 +23,11 @@ from d365conn.planner.capabilities import Capabilities
 _SAFE = "()',/:@$*-._~!"
 
 
+#: The local engine's macro giving a GUID's sort key in the service's order (see engine.py); the
+#: planner writes it into local SQL when ``Capabilities.guid_order == "sqlserver"``.
+GUID_KEY_MACRO = "d365_guid_key"
+
+
 def encode_option(value: str) -> str:
     """Percent-encode one query option value for a URL."""
     return quote(value, safe=_SAFE)

@@ -19,7 +19,7 @@ from d365conn.exceptions import ProgrammingError
 from d365conn.planner.context import PlanContext
 from d365conn.planner.filters import ValueDependent
 from d365conn.planner.names import Source
-from d365conn.planner.plan import ODataQuery, OutputColumn, Plan, ResultColumn, Scan
+from d365conn.planner.plan import GUID_KEY_MACRO, ODataQuery, OutputColumn, Plan, ResultColumn, Scan
 from d365conn.planner.values import NotLiteral, Slot, literal_of
 
 
@@ -104,13 +104,16 @@ def nulls_as_asked(ordered: exp.Ordered, ctx: PlanContext) -> bool:
     return not ctx.explicit_nulls or bool(ordered.args.get("nulls_first")) == service_nulls_first(desc, ctx)
 
 
-def order_term(ordered: exp.Ordered, name: str, ctx: PlanContext) -> str:
+def order_term(ordered: exp.Ordered, name: str, ctx: PlanContext, edm_type: str | None = None) -> str:
+    """One local ORDER BY term over a scan column, sorting NULLs and GUIDs as the service does."""
     desc = bool(ordered.args.get("desc"))
     if ctx.explicit_nulls:
         nulls_first = bool(ordered.args.get("nulls_first"))
     else:
         nulls_first = service_nulls_first(desc, ctx)
     quoted = '"' + name.replace('"', '""') + '"'
+    if edm_type == "Edm.Guid" and ctx.caps.guid_order == "sqlserver":
+        quoted = f"{GUID_KEY_MACRO}({quoted})"
     return f"{quoted}{' DESC' if desc else ''} NULLS {'FIRST' if nulls_first else 'LAST'}"
 
 

@@ -23,6 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-dir", default=None, help="where the test CA and certificate live")
     parser.add_argument("--token-lifetime", type=float, default=3600.0, help="access token lifetime, seconds")
     parser.add_argument("--latency", type=float, default=0.0, help="added latency per request, milliseconds")
+    parser.add_argument(
+        "--flavour", choices=("dataverse", "business-central"), default="dataverse",
+        help="which service to imitate: the Dataverse Web API, or Business Central (API v2.0 and ODataV4)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         latency_ms=args.latency,
         tls_dir=args.tls_dir,
+        flavour=args.flavour,
     )
     stop = threading.Event()
 

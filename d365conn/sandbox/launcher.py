@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from d365conn.sandbox.datagen import load
 from d365conn.sandbox.faults import Faults
@@ -29,6 +30,8 @@ from d365conn.sandbox.tokens import TokenService
 from d365conn.sandbox.webapi import API_PREFIX, Identity, WebApi
 
 TENANT_ID = "9f3a4c2e-1b7d-4e55-8a61-0c2d5e6f7a80"
+#: What ``Sandbox(flavour=...)`` and ``d365conn sandbox --flavour`` accept.
+FLAVOURS = ("dataverse", "business-central")
 CLIENT_ID = "5d1c6f0a-8e2b-4c3d-9a7e-1f2b3c4d5e6f"
 ORGANIZATION_ID = "00000000-0000-0000-0000-00000000d365"
 
@@ -103,7 +106,14 @@ class Sandbox:
         port: int = 0,
         latency_ms: float = 0,
         tls_dir: str | None = None,
+        flavour: str = "dataverse",
     ) -> None:
+        if flavour not in FLAVOURS:
+            raise ValueError(f"unknown sandbox flavour {flavour!r}; expected one of {', '.join(FLAVOURS)}")
+        #: "dataverse" (the Web API) or "business-central" (d365conn/sandbox/bc/, BCSandbox).
+        self.flavour = flavour
+        self._bc: Any = None  # the running BCSandbox of the business-central flavour (in-thread)
+        self._service_url = ""  # the child's ServiceURL (business-central flavour, process mode)
         self.rows, self.seed, self.data_dir, self.process = rows, seed, data_dir, process
         self.tls, self.token_lifetime, self.port, self.latency_ms = tls, token_lifetime, port, latency_ms
         self.tls_dir = tls_dir
@@ -124,7 +134,9 @@ class Sandbox:
     # -- what clients need --------------------------------------------------------------------
     @property
     def service_url(self) -> str:
-        return self.origin + API_PREFIX
+        if self._bc is not None:
+            return str(self._bc.service_url)
+        return self._service_url or self.origin + API_PREFIX
 
     @property
     def token_uri(self) -> str:
@@ -158,6 +170,9 @@ class Sandbox:
         return self
 
     def _start_here(self) -> None:
+        if self.flavour == "business-central":
+            self._start_business_central()
+            return
         started = time.perf_counter()
         store, _ = prepare_store(self.rows, self.seed, self.data_dir)
         self.generation_seconds = time.perf_counter() - started
@@ -175,6 +190,21 @@ class Sandbox:
         webapi = WebApi(store.schema, store, Identity(user_id, unit_id, ORGANIZATION_ID), self.origin)
         server.start(Dispatcher(webapi, tokens, faults))
         self._server, self.tokens, self.faults = server, tokens, faults
+
+    def _start_business_central(self) -> None:
+        from d365conn.sandbox.bc import BCSandbox
+
+        if self.tls:
+            raise ValueError("the business-central flavour serves plain http on 127.0.0.1 only")
+        started = time.perf_counter()
+        bc = BCSandbox(rows=self.rows, seed=self.seed, port=self.port, token_lifetime=self.token_lifetime)
+        bc.client_secret = self.client_secret
+        bc.start()
+        self.generation_seconds = time.perf_counter() - started
+        self._bc, self.origin, self.client_secret = bc, bc.origin, bc.client_secret
+        self.tokens, self.faults = bc.tokens, bc.faults
+        if self.latency_ms and bc.faults is not None:
+            bc.faults.configure(latency_ms=float(self.latency_ms))
 
     def _start_child(self) -> None:
         command = [
@@ -198,6 +228,8 @@ class Sandbox:
                 command += ["--tls-dir", self.tls_dir]
         if self.latency_ms:
             command += ["--latency", str(self.latency_ms)]
+        if self.flavour != "dataverse":
+            command += ["--flavour", self.flavour]
         child = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         assert child.stdout is not None
         line = child.stdout.readline().decode().strip()
@@ -206,12 +238,18 @@ class Sandbox:
             raise RuntimeError(f"the sandbox child process did not start (exit code {child.poll()})")
         parts = dict(p.split("=", 1) for p in line.rstrip(";").split(";"))
         self.origin = parts["ServiceURL"].split(API_PREFIX)[0]
+        if self.flavour != "dataverse":
+            url = urlsplit(parts["ServiceURL"])
+            self.origin, self._service_url = f"{url.scheme}://{url.netloc}", parts["ServiceURL"]
         self.client_id, self.client_secret = parts["ClientID"], parts["ClientSecret"]
         self.tenant_id = parts["TokenURI"].split("/")[3]
         self.faults = RemoteFaults(self.origin)
         self._child = child
 
     def stop(self) -> None:
+        if self._bc is not None:
+            self._bc.stop()
+            self._bc = None
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -230,7 +268,7 @@ class Sandbox:
 
     def serve_forever(self) -> None:
         """Block until interrupted (the CLI's main loop)."""
-        while self._server is not None:
+        while self._server is not None or self._bc is not None:
             time.sleep(0.5)
 
     def access_token(self) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from d365conn.engine import GUID_KEY_MACRO_SQL
 from d365conn.planner import Plan
 from d365conn.planner.catalog_views import VIEWS
 from tests.planner.golden import cases, plan_for, render
@@ -50,6 +51,7 @@ def test_golden(kind: str, number: int, sql: str, expected: str) -> None:
 def _engine(plan: Plan) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection holding an empty relation for every scan and catalog view of ``plan``."""
     con = duckdb.connect()
+    con.execute(GUID_KEY_MACRO_SQL)  # the engine defines it on every connection
     if plan.collation:
         con.execute(f"SET default_collation = '{plan.collation}'")
     for scan in plan.scans:
