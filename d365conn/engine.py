@@ -137,7 +137,7 @@ _DECIMAL_RE = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 _GUID_KEY_PARTS = ((25, 12), (20, 4), (17, 2), (15, 2), (12, 2), (10, 2), (7, 2), (5, 2), (3, 2), (1, 2))
 GUID_KEY_MACRO_SQL = (
     f"CREATE MACRO {GUID_KEY_MACRO}(g) AS "
-    + " || ".join(f"substr(lower(CAST(g AS VARCHAR)), {start}, {length})" for start, length in _GUID_KEY_PARTS)
+    + " || ".join(f"substr(lower(CAST(g AS VARCHAR)), {s}, {n})" for s, n in _GUID_KEY_PARTS)
 )
 
 

@@ -131,7 +131,8 @@ def plan_grouped(  # noqa: PLR0917
             hit = next((i for i in items if i.column is None and i.expr == target), None)
         if hit is None or names.count(hit.name) != 1:
             raise NotDirect("ORDER BY not in the result")
-        tail.append(order_term(ordered, hit.name, ctx, hit.column.edm_type if hit.column is not None else None))
+        edm_type = hit.column.edm_type if hit.column is not None else None
+        tail.append(order_term(ordered, hit.name, ctx, edm_type))
         nulls_ok = nulls_as_asked(ordered, ctx)
         if hit.column is not None and caps.apply_orderby_keys and nulls_ok and hit.column.sortable:
             key_prop = hit.column.property or hit.column.name

@@ -33,7 +33,6 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 from d365conn.catalog.model import Column, Table
 from d365conn.exceptions import NotSupportedError, ProgrammingError
 from d365conn.planner.catalog_views import VIEWS, relation_for
-from d365conn.planner.plan import GUID_KEY_MACRO
 from d365conn.planner.context import (
     ANNOTATED_ROLES,
     PlanContext,
@@ -45,7 +44,7 @@ from d365conn.planner.context import (
 from d365conn.planner.filters import FilterWriter, ValueDependent, join_and
 from d365conn.planner.like import local_like, parse_pattern
 from d365conn.planner.names import Source, column_of, resolve_table, unknown
-from d365conn.planner.plan import ODataQuery, Plan, ResultColumn, Scan
+from d365conn.planner.plan import GUID_KEY_MACRO, ODataQuery, Plan, ResultColumn, Scan
 from d365conn.planner.shape import (
     NotDirect,
     display_name,
