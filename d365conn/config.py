@@ -210,7 +210,8 @@ class Config:
     autocommit: bool = True
     application_name: str | None = None
     continue_on_error: bool = False
-    optimistic_concurrency: bool = False
+    #: None: the service's default (on for Business Central, off for Dataverse).
+    optimistic_concurrency: bool | None = None
     allow_unfiltered_writes: bool = False
     batch_size: int = 1000
     use_bulk_actions: str = "auto"

@@ -352,10 +352,11 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "OptimisticConcurrency",
         "optimistic_concurrency",
         "bool",
-        "UPDATE and DELETE by a non-key WHERE send each matched row's etag as `If-Match`, so a row "
-        "changed after it was matched fails with ConcurrencyError instead of being overwritten.",
+        "UPDATE and DELETE send each row's etag as `If-Match`, so a row changed after it was read fails "
+        "with ConcurrencyError instead of being overwritten; `false` means last writer wins. Unset: on "
+        "for Business Central (which requires If-Match), off for Dataverse.",
         aliases=("ConcurrencyCheck",),
-        default=False,
+        default=None,
     ),
     OptionSpec(
         "AllowUnfilteredWrites",

@@ -28,7 +28,7 @@ class BCWriteExecutor(WriteExecutor):
         found = self._templates.get(sql)
         if found is None:
             config = self.service.config
-            options = WriteOptions(config.optimistic_concurrency, config.allow_unfiltered_writes)
+            options = WriteOptions(config.optimistic_concurrency is not False, config.allow_unfiltered_writes)
             found = translate(sql, self.service.catalog, dialect=config.sql_dialect, options=options)
             self._templates[sql] = found
             if len(self._templates) > _TEMPLATE_CACHE:
@@ -46,7 +46,7 @@ class BCWriteExecutor(WriteExecutor):
         return BCSender(
             service.transport, root + session.prefix(), batch_url=root + "$batch",
             batch_size=min(service.config.batch_size, MAX_OPERATIONS),
-            optimistic=service.config.optimistic_concurrency,
+            optimistic=service.config.optimistic_concurrency is not False,  # BC: the etag unless told otherwise
             deadline=service.transport.statement_deadline, exists=self._existing,
         )  # fmt: skip
 

@@ -6,9 +6,10 @@ row out), with Business Central's rules instead of Dataverse's:
 
 - **If-Match**: PATCH and DELETE always carry one. An operation that knows its row's etag sends it
   (a stale one answers 412 ``Request_EntityChanged`` -> ``ConcurrencyError``); otherwise, with
-  ``OptimisticConcurrency=true`` the row's current etag is read first (``GET <row>?$select=id``) and
-  sent, so a change between that read and the write is caught; by default ``*`` is sent
-  (last writer wins) -- Business Central refuses a PATCH/DELETE with no If-Match at all.
+  optimistic concurrency (the default on Business Central) the row's current etag is read first
+  (``GET <row>?$select=<key>``) and sent, so a change between that read and the write is caught; with
+  ``OptimisticConcurrency=false`` (last writer wins, on request) ``*`` is sent -- Business Central
+  refuses a PATCH/DELETE with no If-Match at all.
 - No upsert: Business Central's PATCH never creates a row, so MERGE/UPSERT is refused up front.
 - Several operations: JSON ``$batch`` of at most 100 requests. Atomic (the default, and every
   ``commit()``): ``Isolation: snapshot``, so a failing row rolls the whole batch back. Otherwise
@@ -78,7 +79,13 @@ class BCSender(Sender):
 
     def current_etag(self, op: Operation) -> str:
         """The row's etag now (one GET); NotFoundError when the row is gone."""
-        document = self.transport.get_json(self.root + op.path() + "?$select=id", deadline=self.deadline())
+        # Select only a key column: the answer then carries little besides the etag. (API pages key
+        # rows by ``id``, ODataV4 pages by their own key such as ``No``.)
+        keys = op.key.columns if op.key is not None else ()
+        select = ",".join(c.property or c.name for c in keys) or "id"
+        document = self.transport.get_json(
+            f"{self.root}{op.path()}?$select={select}", deadline=self.deadline()
+        )
         etag = document.get("@odata.etag") if isinstance(document, dict) else None
         if not etag:
             raise exc.InterfaceError(f"{op.describe()}: the service sent no @odata.etag for the row")

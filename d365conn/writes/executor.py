@@ -64,7 +64,7 @@ class WriteExecutor:
                 raise exc.NotSupportedError(
                     f"writes are supported on Dataverse; this connection is to a {self.service.kind} service"
                 )
-            options = WriteOptions(config.optimistic_concurrency, config.allow_unfiltered_writes)
+            options = WriteOptions(config.optimistic_concurrency is True, config.allow_unfiltered_writes)
             found = translate(sql, self.service.catalog, dialect=config.sql_dialect, options=options)
             self._templates[sql] = found
             if len(self._templates) > _TEMPLATE_CACHE:

@@ -97,8 +97,23 @@ def test_insert_update_delete_by_key(fresh: d365conn.Connection, sent: list[Any]
     )  # gone: 404 is "no row", as in SQL
     post, patch, delete = sent[0], sent[1], sent[2]
     assert post[0] == "POST" and post[1].endswith(f"/api/v2.0/companies({usa_id})/customers")
-    assert patch[0] == "PATCH" and patch[2]["If-Match"] == "*"  # BC requires If-Match: last writer wins
-    assert delete[0] == "DELETE" and delete[2]["If-Match"] == "*"
+    # BC requires If-Match: by default the row's etag, read just before the write
+    assert patch[0] == "PATCH" and patch[2]["If-Match"].startswith('W/"')
+    assert delete[0] == "DELETE" and delete[2]["If-Match"].startswith('W/"')
+
+
+def test_last_writer_wins_only_when_asked(
+    bc_sandbox: BCSandbox, http: requests.Session, usa_id: str
+) -> None:
+    string = (
+        bc_sandbox.connection_string_for(bc_sandbox.service_url, Company=USA) + "OptimisticConcurrency=false;"
+    )
+    with d365conn.connect(string) as connection:
+        row_id = rows(connection, "SELECT id FROM customers WHERE number = 'C10030'")[0][0]
+        sender = connection.service.writes.sender()
+        assert isinstance(sender, BCSender)
+        assert sender.prepared(_update_op(connection, row_id, None)).if_match == "*"
+        assert run(connection, "UPDATE customers SET displayName = 'LWW' WHERE id = ?", (row_id,)) == 1
 
 
 def test_update_by_where_reads_then_patches_inside_the_company(fresh: d365conn.Connection) -> None:
