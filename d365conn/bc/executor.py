@@ -46,7 +46,7 @@ class BCWriteExecutor(WriteExecutor):
         return BCSender(
             service.transport, root + session.prefix(), batch_url=root + "$batch",
             batch_size=min(service.config.batch_size, MAX_OPERATIONS),
-            optimistic=service.config.optimistic_concurrency is not False,  # BC: the etag unless told otherwise
+            optimistic=service.config.optimistic_concurrency is not False,  # BC: etag unless told not to
             deadline=service.transport.statement_deadline, exists=self._existing,
         )  # fmt: skip
 
