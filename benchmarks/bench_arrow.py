@@ -4,6 +4,8 @@ A full read of ``account`` from a sandbox in a child process, timed in three par
 
 1. ``fetchall()`` -- HTTP pages, JSON parsing and typed decoding into Python tuples (the driver);
 2. tuples -> Arrow (``d365conn.arrow``'s column-wise ``pa.array`` per column) on those rows;
+   then ``fetch_arrow_table()`` end to end, on the columnar path (pages decoded straight into
+   Arrow columns by ``d365conn.values.columnar``) and forced onto the tuple path;
 3. for comparison, a columnar decode that skips tuples: the raw page rows (dicts) straight into
    ``pa.Table.from_pylist`` and Arrow casts (strings -> timestamps, numbers -> decimals). This is
    roughly what a columnar hook in the values room could do.
@@ -68,6 +70,14 @@ def main() -> None:
             cur.execute(sql)
             cur.fetch_arrow_table()
 
+        def whole_tuples() -> None:
+            cur.execute(sql)
+            cur._take_arrow = lambda *args: None  # type: ignore[method-assign]  # force the tuple path
+            try:
+                cur.fetch_arrow_table()
+            finally:
+                del cur._take_arrow
+
         # The columnar comparison: raw page dicts as the service sent them, then Arrow casts.
         token = conn.service.token_source.authorization()
         props = [d[0] for d in description] if select != "*" else None
@@ -93,14 +103,17 @@ def main() -> None:
                     ):
                         pc.cast(pc.strptime(column, "%Y-%m-%dT%H:%M:%SZ", "us"), field.type)
 
-        t_fetch, t_arrow, t_whole, t_col = (median(args.runs, f) for f in (fetch, to_arrow, whole, columnar))
+        t_fetch, t_arrow, t_whole, t_tuples, t_col = (
+            median(args.runs, f) for f in (fetch, to_arrow, whole, whole_tuples, columnar)
+        )
     n = len(rows)
     print(f"{n} rows x {len(description)} columns ({args.columns}), medians of {args.runs} runs")
     print(f"  fetchall() (HTTP + JSON + typed tuples)   {t_fetch:7.3f} s  {n / t_fetch:10,.0f} rows/s")
     print(
         f"  tuples -> Arrow (d365conn.arrow)          {t_arrow:7.3f} s  ({t_arrow / t_fetch:.0%} of fetchall)"
     )
-    print(f"  fetch_arrow_table() end to end            {t_whole:7.3f} s  {n / t_whole:10,.0f} rows/s")
+    print(f"  fetch_arrow_table() end to end (columnar) {t_whole:7.3f} s  {n / t_whole:10,.0f} rows/s")
+    print(f"  fetch_arrow_table() via the tuple path    {t_tuples:7.3f} s  {n / t_tuples:10,.0f} rows/s")
     print(f"  columnar from page dicts (no tuples)      {t_col:7.3f} s  (excludes HTTP and JSON parsing)")
 
 

@@ -3,17 +3,27 @@
 Owns: the Arrow type of each result column (chosen once per column from ``cursor.description``)
 and the column-wise conversion of fetched rows into Arrow arrays. ``Cursor.fetch_arrow_table``,
 ``fetch_record_batches`` and ``fetch_df`` are thin delegations to this module; it reads the
-cursor only through its public PEP 249 surface (``description``, ``fetchmany``), so row counts and
-early closing behave exactly as with ``fetchmany``.
+cursor through its PEP 249 surface (``description``, ``fetchmany``) plus two hooks for the
+columnar path (``_take_arrow``, ``_arrow_rows``), so row counts and early closing behave exactly as
+with ``fetchmany``.
 
 Types: ``Edm.Decimal`` -> ``decimal128(precision, scale)`` with the column's scale (money keeps its
 4 places); ``Edm.DateTimeOffset`` -> ``timestamp[us, tz=UTC]``; ``Edm.Date`` -> ``date32``;
 ``Edm.Guid`` -> ``string`` (the canonical 36-character form); booleans and integers are Arrow
 booleans/integers, whose validity bitmap keeps NULLs (pandas gets nullable ``Int32``/``boolean``).
 
-Rows arrive from the driver as tuples; each batch is transposed with ``zip(*rows)`` and every column
-becomes one ``pa.array`` call (C loops). ``benchmarks/bench_arrow.py`` measures this against the
-time spent fetching and decoding the rows: see docs/pandas.md for the figures.
+Two paths, one result (same schema, same values):
+
+- **columnar** -- when the statement is one pushed-down scan and no row was fetched as a tuple yet,
+  the cursor hands its page stream over (``Cursor._take_arrow``) and each page is decoded straight
+  into Arrow columns (:mod:`d365conn.values.columnar`); the first page, already read as tuples by
+  ``execute()``, is converted as below. Batches are the service's pages, cut to ``batch_size``.
+- **tuples** -- otherwise (local DuckDB plans, partitioned scans, or once rows were fetched as
+  tuples: the Arrow methods then continue from the tuple path), rows are fetched with
+  ``fetchmany``, each batch is transposed with ``zip(*rows)`` and every column becomes one
+  ``pa.array`` call (C loops).
+
+``benchmarks/bench_arrow.py`` measures both against the time spent fetching and decoding the rows.
 """
 
 from __future__ import annotations
@@ -74,8 +84,10 @@ def _as_text(values: Sequence[Any]) -> list[str | None]:
 
 def _to_utc(values: Sequence[Any]) -> list[Any]:
     # Naive datetimes would be read as local wall-clock time; the driver's are UTC, so mark them.
-    return [v.replace(tzinfo=dt.timezone.utc) if isinstance(v, dt.datetime) and v.tzinfo is None else v
-            for v in values]
+    return [
+        v.replace(tzinfo=dt.timezone.utc) if isinstance(v, dt.datetime) and v.tzinfo is None else v
+        for v in values
+    ]
 
 
 def _preparer(type_code: str, field: pa.Field) -> Callable[[Sequence[Any]], Sequence[Any]] | None:
@@ -132,6 +144,10 @@ def iter_batches(
     if batch_size <= 0:
         raise InterfaceError("batch_size must be a positive number of rows")
     builder = _BatchBuilder(_description(cursor))
+    columnar = cursor._take_arrow(builder.schema, builder.build)
+    if columnar is not None:
+        yield from _sliced(cursor, columnar, batch_size, on_rows)
+        return
     done = False
     while not done:
         rows: list[tuple[Any, ...]] = []
@@ -146,6 +162,20 @@ def iter_batches(
                 break
         if rows:
             yield builder.build(rows)
+
+
+def _sliced(
+    cursor: Cursor, batches: Iterator[pa.RecordBatch], batch_size: int, on_rows: Callable[[int], None] | None
+) -> Iterator[pa.RecordBatch]:
+    """Page batches cut to at most ``batch_size`` rows (zero-copy slices), counted on the cursor."""
+    for batch in batches:
+        for start in range(0, batch.num_rows, batch_size):
+            piece = batch.slice(start, batch_size)
+            cursor._arrow_rows(piece.num_rows)
+            if on_rows is not None:
+                on_rows(piece.num_rows)
+            yield piece
+    cursor._arrow_rows(0, done=True)
 
 
 def record_batch_reader(cursor: Cursor, batch_size: int = DEFAULT_BATCH_ROWS) -> pa.RecordBatchReader:

@@ -195,6 +195,24 @@ class Cursor:
 
         return dataframe(self, dtype_backend)
 
+    def _take_arrow(self, schema: Any, build: Any) -> Iterator[Any] | None:
+        """The rest of the result as record batches decoded column by column, or None when the
+        Arrow methods must continue from the tuple path: the statement is not one pushed-down scan,
+        or rows were already fetched as tuples (one page stream feeds one path, chosen at the first
+        fetch). After this, the rows belong to the Arrow reader: fetchone() and friends see none."""
+        self._check_rows()
+        result = self._result
+        if result is None or result.batches is None or self._fetched or self._exhausted:
+            return None
+        self._rows = iter(())
+        return result.batches(schema, build)
+
+    def _arrow_rows(self, count: int, *, done: bool = False) -> None:
+        """Rows handed out by the Arrow path (keeps ``rownumber`` and ``rowcount`` right)."""
+        self._fetched += count
+        if done:
+            self._finish()
+
     def nextset(self) -> bool | None:
         """d365conn statements produce one result set: always None (PEP 249)."""
         self._check_open()

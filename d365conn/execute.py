@@ -46,7 +46,11 @@ def _run(
         if len(plan.scans) != 1:
             raise AssertionError("a plan without local SQL must have exactly one scan")  # planner contract
         columns = [_column_info(c) for c in plan.columns]
-        rows = _scan(service, plan.scans[0], deadline)
+        scan = plan.scans[0]
+        if service.config.scan_partitions <= 1 and len(scan.columns) == len(columns):
+            dual = _DualRows(service, scan, deadline)
+            return columns, dual, dual.close
+        rows = _scan(service, scan, deadline)
         return columns, *_primed(rows)
     engine = LocalEngine(plan.collation)
     try:
@@ -74,7 +78,7 @@ def _run(
 def _scan(service: Service, scan: Scan, deadline: float | None) -> Rows:
     from .transport import scan_batches, scan_rows
 
-    page_size = scan.page_size if scan.page_size is not None else service.config.page_size or None
+    page_size = _page_size(service, scan)
     if service.config.scan_partitions > 1:  # ScanPartitions: big reads as parallel range queries
         from .parallel import partitioned_rows
 
@@ -90,6 +94,57 @@ def _scan(service: Service, scan: Scan, deadline: float | None) -> Rows:
         service.transport, service.config.service_root, scan, page_size=page_size, deadline=deadline
     )
     return rows
+
+
+def _page_size(service: Service, scan: Scan) -> int | None:
+    return scan.page_size if scan.page_size is not None else service.config.page_size or None
+
+
+class _DualRows:
+    """A pushed-down scan's rows as tuples -- or, if the cursor's first fetch is an Arrow one,
+    as record batches decoded column by column (``arrow_batches``). Both read the same pages.
+
+    The first page is read (and decoded as tuples) now, so service errors surface in execute().
+    """
+
+    def __init__(self, service: Service, scan: Scan, deadline: float | None) -> None:
+        from .transport.paging import scan_pages
+        from .values.columnar import SwitchableDecoder
+
+        self._decoder = SwitchableDecoder(scan.columns, table=scan.table)
+        self._pages = scan_pages(
+            service.transport, service.config.service_root, scan, self._decoder.decode, self._decoder.count,
+            page_size=_page_size(service, scan), deadline=deadline,
+        )  # fmt: skip
+        first = next(self._pages, None)
+        self._first: list[tuple[Any, ...]] = first if isinstance(first, list) else []
+        self._rows = self._iter_rows()
+
+    def _iter_rows(self) -> Rows:
+        yield from self._first
+        self._first = []
+        for page in self._pages:
+            yield from page  # tuples: arrow_batches was never called
+
+    def __iter__(self) -> Rows:
+        return self
+
+    def __next__(self) -> tuple[Any, ...]:
+        return next(self._rows)
+
+    def arrow_batches(self, schema: Any, build: Callable[[list[tuple[Any, ...]]], Any]) -> Iterator[Any]:
+        """The rows as record batches of ``schema``; only before any row was taken as a tuple."""
+        self._decoder.to_arrow(schema, build)
+        first, self._first = self._first, []
+        self._rows = iter(())
+        if first:
+            yield build(first)
+        yield from self._pages
+
+    def close(self) -> None:
+        close = getattr(self._pages, "close", None)  # a generator: stops the page fetches
+        if close is not None:
+            close()
 
 
 def _primed(rows: Rows) -> tuple[Rows, Callable[[], None]]:

@@ -71,5 +71,15 @@ class Result:
     on_close: Callable[[], None] | None = None
 
     @property
+    def batches(self) -> Callable[[Any, Any], Iterator[Any]] | None:
+        """``batches(schema, build)``: the rows as Arrow record batches of ``schema`` decoded
+        straight from the pages, when the statement is one pushed-down scan (else None).
+        ``build(tuples)`` makes a batch from typed tuples, for pages the columnar decoder leaves
+        to the tuple path. Only valid before any row was fetched as a tuple: both read one stream.
+        """
+        batches: Callable[[Any, Any], Iterator[Any]] | None = getattr(self.rows, "arrow_batches", None)
+        return batches
+
+    @property
     def has_rows(self) -> bool:
         return bool(self.columns)

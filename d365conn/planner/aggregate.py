@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from d365conn import exceptions as exc
 from d365conn.catalog.model import Column
 from d365conn.planner.context import PlanContext, output_column
 from d365conn.planner.names import Source, resolve_column
@@ -142,6 +143,7 @@ def plan_grouped(  # noqa: PLR0917
             pushed.append(f"{alias_text} desc" if desc else alias_text)
     count, offset = read_limit(select)
     order_pushed = len(pushed) == len(tail)
+    having = _having_sql(select, items, columns, base)
     local: str | None = None
     limit: int | None = None
     notes = []
@@ -149,7 +151,15 @@ def plan_grouped(  # noqa: PLR0917
         notes.append(
             f"aggregated by the service; over {caps.apply_row_limit} rows it refuses and the fallback runs"
         )
-    if order_pushed and not offset:
+    if having is not None:
+        # The service groups; the grouped rows (few) are filtered locally. Order and limit apply
+        # after the filter, so they join the tail too (the service may still sort: harmless).
+        if len(set(names)) != len(names):
+            raise NotDirect("duplicate names under a local tail")
+        orderby = tuple(pushed) if order_pushed else ()
+        local = tail_sql(scan_alias(ctx, base), tail, count, offset, where=having)
+        notes.append("HAVING of the aggregate runs locally")
+    elif order_pushed and not offset:
         limit = count  # $top is not sent with $apply: only the client stops early
         orderby = tuple(pushed)
     else:
@@ -169,6 +179,56 @@ def plan_grouped(  # noqa: PLR0917
         notes=notes,
         fallback=fallback() if caps.apply_row_limit else None,
     )
+
+
+def _having_sql(
+    select: exp.Select, items: list[Item], columns: list[OutputColumn], base: Source
+) -> str | None:
+    """HAVING as a condition over the grouped rows' result columns (DuckDB SQL), or None.
+
+    Every aggregate and column in it must be one of the result columns (by expression, alias or
+    group key); anything else -- an aggregate not selected, a parameter marker -- is NotDirect, and
+    the general planner groups the whole scan locally as before.
+    """
+    having = select.args.get("having")
+    if having is None:
+        return None
+    condition: exp.Expr = having.this.copy()
+    if condition.find(exp.Placeholder, exp.Parameter, exp.Subquery, exp.Select, exp.Window):
+        raise NotDirect("HAVING with a parameter or subquery")
+    names = [c.name for c in columns]
+    by_alias = {i.name.lower(): i.name for i in items}
+
+    def result_name(node: exp.Expr) -> str:
+        hit: str | None = None
+        if isinstance(node, exp.AggFunc):
+            hit = next((i.name for i in items if i.column is None and i.expr == node), None)
+        elif isinstance(node, exp.Column):
+            try:
+                _, col = resolve_column(node, [base])
+            except (NotDirect, exc.ProgrammingError):
+                col = None
+            by_key = next((i.name for i in items if i.column is col), None) if col is not None else None
+            by_name = None if node.table else by_alias.get(node.name.lower())
+            if col is not None and by_name is not None and by_key != by_name:
+                raise NotDirect("HAVING name is both a column and a result alias")
+            hit = by_key or by_name
+        if hit is None or names.count(hit) != 1:
+            raise NotDirect("HAVING term not in the result")
+        return hit
+
+    # Outermost aggregates and columns only (a column inside an aggregate goes with it), all
+    # resolved before any is replaced, so a new name is never resolved a second time.
+    terms = [
+        node
+        for node in condition.find_all(exp.AggFunc, exp.Column)
+        if node.find_ancestor(exp.AggFunc) is None
+    ]
+    if isinstance(condition, (exp.AggFunc, exp.Column)):
+        return exp.column(result_name(condition), quoted=True).sql(dialect="duckdb")
+    for node, name in [(node, result_name(node)) for node in terms]:
+        node.replace(exp.column(name, quoted=True))
+    return condition.sql(dialect="duckdb")
 
 
 def _is_count_star(node: exp.Expr) -> bool:

@@ -46,8 +46,8 @@ from d365conn.planner.shape import (
 )
 from d365conn.planner.values import Unpushable
 
+# HAVING is absent: a grouped statement answers it in its local tail (aggregate.py).
 _UNSUPPORTED_ARGS = (
-    "having",
     "qualify",
     "windows",
     "laterals",
@@ -179,6 +179,8 @@ def plan_direct(select: exp.Expr, ctx: PlanContext, fallback: Callable[[], Plan]
     if filter_text is not None and not fits_url(filter_text, ctx):
         raise NotDirect("the filter would not fit the request URL")
     aggregated = bool(select.args.get("group")) or any(i.column is None for i in items)
+    if select.args.get("having") is not None and not aggregated:
+        raise NotDirect("HAVING without an aggregate")
     if aggregated or select.args.get("distinct"):
         plan = plan_grouped(select, ctx, base, expands, items, filter_text, fallback)
     else:

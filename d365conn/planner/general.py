@@ -44,6 +44,7 @@ from d365conn.planner.context import (
 from d365conn.planner.filters import FilterWriter, ValueDependent, join_and
 from d365conn.planner.like import local_like, parse_pattern
 from d365conn.planner.names import Source, column_of, resolve_table, unknown
+from d365conn.planner.orsplit import branch_alias, split_or, union_of
 from d365conn.planner.plan import GUID_KEY_MACRO, ODataQuery, Plan, ResultColumn, Scan
 from d365conn.planner.shape import (
     NotDirect,
@@ -105,6 +106,8 @@ class _ScanState:
     filters: list[str] = field(default_factory=list)
     orderby: tuple[str, ...] = ()
     top: int | None = None
+    #: ``$filter`` of each branch of an OR the service refuses: one scan per branch, unioned locally.
+    branches: tuple[str, ...] = ()
 
 
 def _columns_of(table: Table) -> dict[str, str]:
@@ -166,8 +169,17 @@ def plan_general(statement: exp.Expr, ctx: PlanContext) -> Plan:
     _localise(tree, ctx)
     if ctx.caps.guid_order == "sqlserver":
         _order_guids_as_service(tree, schema)
+    for state in scans.values():
+        if state.branches and not isinstance(tree, exp.Query):
+            state.branches = ()  # no WITH to rebuild the relation in: one scan
+        if state.branches and isinstance(tree, exp.Query):
+            for name in state.table.primary_key:  # the key makes UNION keep distinct rows apart
+                col = column_of(state.table, name)
+                if col is not None:
+                    state.needed.setdefault(col.name, col)
+            tree = tree.with_(state.alias, as_=union_of(state.alias, len(state.branches)))
     local_sql = tree.sql(dialect="duckdb")
-    scan_list = tuple(_build_scan(state, ctx) for state in scans.values())
+    scan_list = tuple(scan for state in scans.values() for scan in _build_scans(state, ctx))
     columns = _result_columns(tree, schema, original_names)
     notes = []
     if scan_list:
@@ -279,6 +291,16 @@ def _try_push(node: exp.Expr, alias: str, state: _ScanState, ctx: PlanContext) -
     return pushed.exact
 
 
+def _try_split(node: exp.Expr, alias: str, state: _ScanState, ctx: PlanContext) -> None:
+    """An OR the service refuses: fetch its branches as separate scans (the OR still runs locally)."""
+    if ctx.caps.or_across_fields or state.branches or not state.table.primary_key:
+        return
+    branches = split_or(node, _writer(ctx, alias, state).write)
+    if branches is None or not all(fits_url(join_and([*state.filters, b]) or "", ctx) for b in branches):
+        return
+    state.branches = branches
+
+
 def _conjuncts(node: exp.Expr) -> list[exp.Expr]:
     return list(node.flatten()) if isinstance(node, exp.And) else [node]
 
@@ -313,6 +335,8 @@ def _push_scope(scope: Scope, scans: dict[str, _ScanState], ctx: PlanContext) ->
             alias = _single_alias(part)
             if alias in preserved and alias in here and _try_push(part, alias, here[alias], ctx):
                 continue
+            if alias in preserved and alias in here:
+                _try_split(part, alias, here[alias], ctx)
             keep.append(part)
         rebuilt = _rebuild(keep)
         if rebuilt is None:
@@ -481,6 +505,17 @@ def _constant(node: exp.Expr) -> object:
         return literal_of(node)
     except NotLiteral:
         return None
+
+
+def _build_scans(state: _ScanState, ctx: PlanContext) -> list[Scan]:
+    """The scan of ``state``, or one scan per OR branch, each with the other pushed conditions."""
+    if not state.branches:
+        return [_build_scan(state, ctx)]
+    out: list[Scan] = []
+    for i, branch in enumerate(state.branches, 1):
+        part = _ScanState(branch_alias(state.alias, i), state.table, state.needed, [*state.filters, branch])
+        out.append(_build_scan(part, ctx))
+    return out
 
 
 def _build_scan(state: _ScanState, ctx: PlanContext) -> Scan:

@@ -117,10 +117,14 @@ def order_term(ordered: exp.Ordered, name: str, ctx: PlanContext, edm_type: str 
     return f"{quoted}{' DESC' if desc else ''} NULLS {'FIRST' if nulls_first else 'LAST'}"
 
 
-def tail_sql(alias: str, order: list[str], count: int | None, offset: int | None) -> str | None:
-    if not order and count is None and not offset:
+def tail_sql(
+    alias: str, order: list[str], count: int | None, offset: int | None, where: str | None = None
+) -> str | None:
+    if not order and count is None and not offset and where is None:
         return None
     sql = f'SELECT * FROM "{alias}"'  # noqa: S608 -- alias is the planner's own relation name
+    if where is not None:
+        sql += f" WHERE {where}"
     if order:
         sql += " ORDER BY " + ", ".join(order)
     if count is not None:

@@ -44,7 +44,8 @@ _CODE_REQUESTS = "0x80072322"
 _CODE_EXECUTION = "0x80072321"
 _CODE_CONCURRENT = "0x80072326"
 _TRANSIENT = frozenset({500, 502, 503, 504})
-_SCRIPTABLE = _TRANSIENT | {429}
+#: 408 is Business Central's operation timeout (its flavour answers it in its own body shape).
+_SCRIPTABLE = _TRANSIENT | {408, 429}
 _JSON = "application/json; charset=utf-8"
 
 
@@ -131,7 +132,7 @@ class Faults:
     def before_request(self, method: str, path: str, headers: Mapping[str, str]) -> Response | None:
         """Sleep for latency, then None (go on) or the fault Response to send instead."""
         self._release_stale_slot()
-        kind = _classify(path)
+        kind = self._classify(path)
         state = _Request(kind=kind, started=time.monotonic())
         self._local.request = state
         if kind == "admin":
@@ -187,6 +188,10 @@ class Faults:
             self._in_flight -= 1
             if state.kind == "api":
                 self._executions.append((now, (now - state.started) * 1000.0))
+
+    def _classify(self, path: str) -> str:
+        """The kind of a request path: admin, api (counted and throttled) or other; flavours override it."""
+        return _classify(path)
 
     def _release_stale_slot(self) -> None:
         # A server that forgot request_finished() must not leak concurrency slots forever.
@@ -420,7 +425,7 @@ def _validate(changes: Mapping[str, Any]) -> str | None:
             not isinstance(value, list)
             or not all(v in ("drop", "truncate") or (isinstance(v, int) and v in _SCRIPTABLE) for v in value)
         ):
-            return '\'script\' must be a list of 429, 500, 502, 503, 504, "drop" or "truncate".'
+            return '\'script\' must be a list of 408, 429, 500, 502, 503, 504, "drop" or "truncate".'
     return None
 
 

@@ -51,6 +51,7 @@ _BC_CODES: dict[str, type[exc.Error]] = {
     "badrequest_methodnotallowed": exc.NotSupportedError,
     "application_dialogexception": exc.ValidationError,
     "application_fieldvalidationexception": exc.ValidationError,
+    "application_toomanyrequests": exc.ThrottledError,  # HTTP 429: the request limit, not the data
 }
 
 #: Business Central's code families (documented categories), for the codes not listed above.

@@ -1,8 +1,9 @@
 """Typed values: JSON as the service sends it -> the Python values a cursor returns.
 
 Owns: the Edm type converters (:mod:`.edm`), the row decoder generated per column set
-(:mod:`.rows`) and page decoding with its msgspec fast path (:mod:`.jsonpage`). Nothing here does
-I/O; the transport hands over response bodies and gets tuples back.
+(:mod:`.rows`) and page decoding with its msgspec fast path (:mod:`.jsonpage`), plus the columnar
+page decoder for Arrow (:mod:`.columnar`, imported on use: it needs pyarrow). Nothing here does
+I/O; the transport hands over response bodies and gets tuples (or record batches) back.
 """
 
 from __future__ import annotations

@@ -84,13 +84,60 @@ QUERIES: list[Q] = [
         f"{CU} FROM customers WHERE salespersonCode = 'JR' OR salespersonCode = 'PS'",
         remote=True,
     ),
-    Q("or_across_fields", f"{CU} FROM customers WHERE city = 'Miami' OR balanceDue > 48000", remote=False),
+    # OR across fields: one request per branch (with the other pushed conditions), unioned by key locally
+    Q(
+        "or_across_fields",
+        f"{CU} FROM customers WHERE city = 'Miami' OR balanceDue > 48000",
+        remote=False,
+        pushed=("$filter=city eq 'Miami'", "$filter=balanceDue gt 48000"),
+    ),
     Q(
         "or_across_under_and",
         f"{CU} FROM customers WHERE country = 'US' AND (city = 'Miami' OR taxLiable = 1)",
         ref=f"{CU} FROM customers WHERE country = 'US' AND (city = 'Miami' OR taxLiable)",
         remote=False,
-        pushed=("country eq 'US'",),
+        pushed=("$filter=country eq 'US' and city eq 'Miami'", "$filter=country eq 'US' and taxLiable eq true"),
+    ),
+    Q(
+        "or_across_overlapping_branches_count",
+        "SELECT COUNT(*) FROM customers WHERE balanceDue > 10000 OR creditLimit < 50000 OR salespersonCode = 'JR'",
+        remote=False,
+        pushed=("$filter=balanceDue gt 10000", "$filter=salespersonCode eq 'JR'"),
+    ),
+    Q(
+        "or_across_and_groups",
+        f"{CU} FROM customers WHERE (city = 'Miami' AND balanceDue > 1000) OR salespersonCode IN ('JR', 'PS')",
+        remote=False,
+        pushed=("$filter=city eq 'Miami' and balanceDue gt 1000",),
+    ),
+    Q(
+        "or_across_with_null_branch",
+        f"{CU}, phoneNumber FROM customers WHERE phoneNumber IS NULL OR city = 'Miami' OR phoneNumber = ''",
+        remote=False,
+    ),
+    Q(
+        "or_across_grouped",
+        "SELECT city, COUNT(*) AS n FROM customers WHERE city = 'Miami' OR taxLiable = 1 GROUP BY city",
+        ref="SELECT city, COUNT(*) AS n FROM customers WHERE city = 'Miami' OR taxLiable GROUP BY city",
+        remote=False,
+    ),
+    Q(
+        "or_across_duplicate_values_kept",  # many rows share a city: the key keeps them apart in UNION
+        "SELECT city FROM customers WHERE city = 'Miami' OR salespersonCode = 'JR'",
+        remote=False,
+        pushed=("$filter=city eq 'Miami'", "$filter=salespersonCode eq 'JR'"),
+    ),
+    Q(
+        "or_across_in_join",
+        "SELECT c.number, o.number FROM customers c JOIN salesOrders o ON o.customerId = c.id "
+        "WHERE c.city = 'Miami' OR c.balanceDue > 48000",
+        remote=False,
+        pushed=("$filter=city eq 'Miami'", "$filter=balanceDue gt 48000"),
+    ),
+    Q(
+        "or_across_unpushable_branch_local",
+        f"{CU} FROM customers WHERE city = 'Miami' OR LENGTH(displayName) > 20",
+        remote=False,
     ),
     Q("not_eq", f"{CU} FROM customers WHERE NOT (city = 'Miami')"),
     Q("empty_string", f"{CU} FROM customers WHERE phoneNumber = ''", remote=True),

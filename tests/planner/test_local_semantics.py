@@ -38,17 +38,17 @@ def run(plan: Plan, data: dict[str, list[dict[str, Any]]]) -> list[tuple[Any, ..
     return con.execute(plan.local_sql).fetchall()
 
 
-ACCOUNTS = [
+ACCOUNTS: list[dict[str, Any]] = [
     {"accountid": "1", "name": "Contoso", "revenue": 10, "primarycontactid": "c1"},
     {"accountid": "2", "name": "contoso", "revenue": None, "primarycontactid": "c2"},
     {"accountid": "3", "name": "Fabrikam", "revenue": 5, "primarycontactid": None},
     {"accountid": "4", "name": None, "revenue": 7, "primarycontactid": "c1"},
 ]
-CONTACTS = [
+CONTACTS: list[dict[str, Any]] = [
     {"contactid": "c1", "fullname": "CONTOSO", "parentcustomerid": "1"},
     {"contactid": "c2", "fullname": "Adams", "parentcustomerid": "3"},
 ]
-DATA = {"account": ACCOUNTS, "contact": CONTACTS}
+DATA: dict[str, list[dict[str, Any]]] = {"account": ACCOUNTS, "contact": CONTACTS}
 
 
 def test_join_on_strings_is_case_insensitive() -> None:
@@ -67,11 +67,41 @@ def test_group_by_and_distinct_fold_case() -> None:
         "SELECT COUNT(*) FROM (SELECT DISTINCT UPPER(name) AS u FROM account) t", None, DATAVERSE, DV
     )
     assert run(plan, DATA) == [(3,)]
+    # COUNT(accountid) is not a result column, so the grouping itself runs locally (HAVING over
+    # selected aggregates is pushed as $apply: see test_having_filters_the_service_groups).
     grouped = plan_statement(
-        "SELECT name, COUNT(*) AS n FROM account GROUP BY name HAVING COUNT(*) > 1", None, DATAVERSE, DV
+        "SELECT name, COUNT(*) AS n FROM account GROUP BY name HAVING COUNT(accountid) > 1",
+        None,
+        DATAVERSE,
+        DV,
     )
+    assert grouped.scans[0].query.apply is None
     rows = run(grouped, DATA)
     assert len(rows) == 1 and rows[0][0].lower() == "contoso" and rows[0][1] == 2
+
+
+def test_having_filters_the_service_groups() -> None:
+    plan = plan_statement(
+        "SELECT name, COUNT(*) AS n FROM account GROUP BY name HAVING COUNT(*) > 1 AND name <> 'x' "
+        "ORDER BY n DESC",
+        None,
+        DATAVERSE,
+        DV,
+    )
+    assert plan.scans[0].query.apply == "groupby((name),aggregate($count as n))"
+    assert plan.fallback is not None
+    # The grouped rows as Dataverse returns them (case folded by its collation).
+    # NULL <> 'x' is unknown and 'X' equals 'x' under the case-insensitive collation: both go.
+    grouped: list[dict[str, Any]] = [
+        {"name": "Contoso", "n": 2},
+        {"name": "Fabrikam", "n": 1},
+        {"name": "X", "n": 3},
+        {"name": None, "n": 4},
+        {"name": "Adams", "n": 5},
+    ]
+    assert run(plan, {"account": grouped}) == [("Adams", 5), ("Contoso", 2)]
+    # The fallback groups the raw rows locally and answers the same for the rows it sees.
+    assert run(plan.fallback, DATA) == [("Contoso", 2)]
 
 
 def test_local_like_is_case_insensitive_and_reads_brackets() -> None:

@@ -19,6 +19,7 @@ from types import TracebackType
 
 from d365conn.sandbox.bc.datagen import load
 from d365conn.sandbox.bc.errors import segment_not_found
+from d365conn.sandbox.bc.limits import REAL_LIMITS, BCFaults
 from d365conn.sandbox.bc.service import MAX_PAGE_SIZE, BCService
 from d365conn.sandbox.bc.store import Store
 from d365conn.sandbox.faults import Faults
@@ -95,8 +96,12 @@ class BCSandbox:
         token_lifetime: float = 3600,
         max_page_size: int = MAX_PAGE_SIZE,
         concurrent: int = 5,
+        max_requests: int | None = REAL_LIMITS["max_requests"],
+        window_seconds: float = REAL_LIMITS["window_seconds"],
     ) -> None:
         self.rows, self.ledger_rows, self.seed, self.port = rows, ledger_rows, seed, port
+        # Business Central online's request limit per user (None: unlimited); see bc/limits.py.
+        self.max_requests, self.window_seconds = max_requests, window_seconds
         self.token_lifetime, self.max_page_size, self.concurrent = token_lifetime, max_page_size, concurrent
         self.client_id = CLIENT_ID
         self.client_secret = ""
@@ -155,7 +160,8 @@ class BCSandbox:
             self.origin, self.tenant_id, self.origin, self.client_id, self.client_secret, self.token_lifetime
         )
         service = BCService(store, self.origin, self.prefix, max_page_size=self.max_page_size)
-        faults = Faults()
+        faults = BCFaults(self.prefix)
+        faults.configure(max_requests=self.max_requests, window_seconds=self.window_seconds)
         self.dispatcher = BCDispatcher(service, tokens, faults, concurrent=self.concurrent)
         server.start(self.dispatcher)
         self._server, self.store, self.service, self.tokens, self.faults = (
