@@ -42,21 +42,8 @@ class Apply:
 
 
 def split_transformations(text: str) -> list[str]:
-    parts, depth, start, quoted = [], 0, 0, False
-    for i, char in enumerate(text):
-        if char == "'":
-            quoted = not quoted
-        elif quoted:
-            continue
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "/" and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return [p.strip() for p in parts if p.strip()]
+    """The `/`-separated transformations of an `$apply` value (outside parentheses and quotes)."""
+    return split_top_level(text, "/")
 
 
 def parse_aggregations(text: str) -> list[Aggregation]:
