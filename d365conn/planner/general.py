@@ -544,7 +544,7 @@ def _build_scan(state: _ScanState, ctx: PlanContext) -> Scan:
         columns=tuple(output_column(c.name, c, (json_key(c),)) for c in needed),
         limit=state.top,
         annotations=any(c.role in ANNOTATED_ROLES for c in needed),
-        page_size=page_size_for(ctx, state.top),
+        page_size=page_size_for(ctx, state.top, query.top),
     )
 
 

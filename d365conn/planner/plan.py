@@ -120,8 +120,9 @@ class Scan:
 
     ``limit`` is enforced by the client (Dataverse ignores ``$top`` when a page size is preferred).
     ``kind == "count"`` reads a bare number (``/$count``) as one row with one column.
-    ``page_size`` is the ``odata.maxpagesize`` to prefer (None: the connection's default); the
-    planner lowers it to ``limit`` when fewer rows are wanted, so no page carries unused rows.
+    ``page_size`` is the ``odata.maxpagesize`` to prefer (None: the connection's default; 0: none,
+    because a pushed ``$top`` that fits in one page bounds the response alone); the planner lowers
+    it to ``limit`` when fewer rows are wanted, so no page carries unused rows.
     """
 
     alias: str

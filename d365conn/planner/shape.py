@@ -134,10 +134,18 @@ def tail_sql(
     return sql
 
 
-def page_size_for(ctx: PlanContext, limit: int | None) -> int | None:
+def page_size_for(ctx: PlanContext, limit: int | None, top: int | None = None) -> int | None:
+    """The ``odata.maxpagesize`` a scan prefers; 0 means none at all.
+
+    A pushed ``$top`` that fits in one page is sent alone: Dataverse ignores ``$top`` when a
+    maxpagesize comes with it and would answer with a page plus a ``$skiptoken`` nextLink (about
+    700 bytes of paging cookie) that the LIMIT never follows.
+    """
+    cap = ctx.caps.max_page_size
+    if top is not None and top > 0 and (cap is None or top <= cap):
+        return 0
     size = ctx.page_size
     if limit is not None and limit > 0 and (size is None or limit < size):
-        cap = ctx.caps.max_page_size
         return limit if cap is None or limit <= cap else size
     return size
 
@@ -173,7 +181,7 @@ def single_scan_plan(
         columns=tuple(columns),
         limit=limit,
         annotations=annotations,
-        page_size=page_size_for(ctx, limit),
+        page_size=page_size_for(ctx, limit, query.top),
     )
     return Plan(
         scans=(scan,),

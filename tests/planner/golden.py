@@ -3,9 +3,10 @@
 A plan renders as `` | ``-separated parts: ``pre: GET ...`` for each prerequisite's requests,
 ``GET <resource>?<options>`` for each scan (options unencoded, in the canonical order), followed by
 ``[limit N]`` when the client stops after N rows without a matching ``$top``, ``[page N]`` for a
-lowered page size and ``[annotations]`` when formatted values are requested; ``local: <DuckDB SQL>``
-when the engine runs; ``fallback`` when a fallback plan exists; ``catalog: <relation>`` for
-INFORMATION_SCHEMA relations (``[tables: ...]`` when the statement names the tables it needs).
+lowered page size (``[top only]`` when a pushed ``$top`` is sent without one) and
+``[annotations]`` when formatted values are requested; ``local: <DuckDB SQL>`` when the engine
+runs; ``fallback`` when a fallback plan exists; ``catalog: <relation>`` for INFORMATION_SCHEMA
+relations (``[tables: ...]`` when the statement names the tables it needs).
 An expected error is written ``!ClassName: message``.
 Lines starting with ``#`` are comments (they cite the Microsoft doc example a case mirrors).
 """
@@ -35,7 +36,9 @@ def render(plan: Plan | Exception) -> str:
             text = text.replace(placeholder, name)
         if scan.limit is not None and scan.limit != scan.query.top:
             text += f" [limit {scan.limit}]"
-        if scan.page_size is not None:
+        if scan.page_size == 0:
+            text += " [top only]"
+        elif scan.page_size is not None:
             text += f" [page {scan.page_size}]"
         if scan.annotations:
             text += " [annotations]"

@@ -154,8 +154,14 @@ def test_cache_keeps_explain() -> None:
 
 
 def test_page_size_is_lowered_to_the_limit() -> None:
+    # A pushed $top that fits in one page goes alone: with a maxpagesize Dataverse would ignore it.
     plan = plan_statement("SELECT TOP 10 name FROM account", None, DATAVERSE, DV, page_size=5000)
-    assert plan.scans[0].page_size == 10
+    assert plan.scans[0].query.top == 10 and plan.scans[0].page_size == 0
+    # A limit the client enforces without a matching $top lowers the page size instead.
+    plan = plan_statement(
+        "SELECT DISTINCT TOP 5 name FROM account ORDER BY name", None, DATAVERSE, DV, page_size=5000
+    )
+    assert plan.scans[0].query.top is None and plan.scans[0].page_size == 5
     plan = plan_statement("SELECT TOP 9000 name FROM account", None, DATAVERSE, DV, page_size=5000)
     assert plan.scans[0].page_size == 5000
     assert (
