@@ -14,14 +14,16 @@ booleans/integers, whose validity bitmap keeps NULLs (pandas gets nullable ``Int
 
 Two paths, one result (same schema, same values):
 
-- **columnar** -- when the statement is one pushed-down scan and no row was fetched as a tuple yet,
-  the cursor hands its page stream over (``Cursor._take_arrow``) and each page is decoded straight
-  into Arrow columns (:mod:`d365conn.values.columnar`); the first page, already read as tuples by
-  ``execute()``, is converted as below. Batches are the service's pages, cut to ``batch_size``.
-- **tuples** -- otherwise (local DuckDB plans, partitioned scans, or once rows were fetched as
-  tuples: the Arrow methods then continue from the tuple path), rows are fetched with
-  ``fetchmany``, each batch is transposed with ``zip(*rows)`` and every column becomes one
-  ``pa.array`` call (C loops).
+- **columnar** -- when no row was fetched as a tuple yet and the result offers batches
+  (``Cursor._take_arrow``), the cursor hands its stream over: a pushed-down scan decodes each page
+  straight into Arrow columns (:mod:`d365conn.values.columnar`; the first page, already read as
+  tuples by ``execute()``, is converted as below), a local DuckDB plan hands DuckDB's own record
+  batches, cast to this module's schema (:class:`d365conn.engine.LocalRows`). Batches are the
+  service's pages or DuckDB's 65,536-row batches, cut to ``batch_size`` (never merged).
+- **tuples** -- otherwise (partitioned scans, local results with a type DuckDB cannot export
+  exactly, or once rows were fetched as tuples: the Arrow methods then continue from the tuple
+  path), rows are fetched with ``fetchmany``, each batch is transposed with ``zip(*rows)`` and
+  every column becomes one ``pa.array`` call (C loops).
 
 ``benchmarks/bench_arrow.py`` measures both against the time spent fetching and decoding the rows.
 """

@@ -196,10 +196,11 @@ class Cursor:
         return dataframe(self, dtype_backend)
 
     def _take_arrow(self, schema: Any, build: Any) -> Iterator[Any] | None:
-        """The rest of the result as record batches decoded column by column, or None when the
-        Arrow methods must continue from the tuple path: the statement is not one pushed-down scan,
-        or rows were already fetched as tuples (one page stream feeds one path, chosen at the first
-        fetch). After this, the rows belong to the Arrow reader: fetchone() and friends see none."""
+        """The rest of the result as record batches built without tuples, or None when the Arrow
+        methods must continue from the tuple path: the result offers no batches (see
+        :attr:`Result.batches`), or rows were already fetched as tuples (one stream feeds one path,
+        chosen at the first fetch). After this, the rows belong to the Arrow reader: fetchone()
+        and friends see none."""
         self._check_rows()
         result = self._result
         if result is None or result.batches is None or self._fetched or self._exhausted:

@@ -1,18 +1,29 @@
 """The embedded SQL engine (DuckDB) that finishes what the service cannot do.
 
-Owns: loading scanned rows into DuckDB relations, running the plan's local SQL over them, and
-mapping DuckDB's result types back to Edm type codes for ``cursor.description``.
+Owns: loading scanned rows into DuckDB relations, running the plan's local SQL over them,
+mapping DuckDB's result types back to Edm type codes for ``cursor.description``, and handing the
+result out as tuples or as Arrow record batches.
 
 Rows enter DuckDB as Arrow record batches (a few thousand rows at a time): DuckDB ingests Arrow
-~75x faster than parameterised inserts, which is why pyarrow is a runtime dependency. Results
-leave in chunks, so a large local result streams to the cursor like a pushed-down one does.
+~75x faster than parameterised inserts, which is why pyarrow is a runtime dependency.
+
+Results leave as a :class:`LocalRows` in one of two forms, chosen by the cursor's first fetch:
+
+- **tuples** -- DuckDB's own Python values (``uuid.UUID``, aware ``datetime``, ``Decimal``...),
+  read ``_FETCH_ROWS`` at a time from the DB-API result ``query()`` started; DuckDB runs a query
+  until its first rows are ready inside ``execute()``, so errors there surface in ``execute()``.
+- **Arrow** -- if the first fetch is an Arrow one (``arrow_batches``), that DB-API result is
+  aborted and the statement re-run as a relation streaming DuckDB's own record batches (DuckDB's
+  Arrow export of a DB-API result copies every remaining row first; the relation streams). Each
+  batch is cast to the schema ``arrow.py`` gives the description; only result types whose export
+  casts to exactly the values the tuple path gives (``_arrow_safe``) go this way, others stay tuples.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +36,8 @@ from .result import ColumnInfo, display_size_for
 
 _BATCH_ROWS = 8192
 _FETCH_ROWS = 4096
+#: Rows per record batch DuckDB streams out (``arrow.py`` cuts them smaller when asked to).
+_ARROW_BATCH_ROWS = 65_536
 
 
 @dataclass(frozen=True)
@@ -160,6 +173,7 @@ class LocalEngine:
             self._con.execute(f"SET default_collation='{collation}'")
         self._lock = threading.Lock()
         self._closed = False
+        self._reader: Any = None  # the Arrow reader of the result, once one was asked for
 
     def load(
         self,
@@ -203,41 +217,162 @@ class LocalEngine:
         self._con.execute(f"INSERT INTO {target} SELECT * FROM _arrow_batch")  # noqa: S608 -- target is a quoted identifier
         return len(batch)
 
-    def query(self, sql: str) -> tuple[list[ColumnInfo], Iterator[tuple[Any, ...]]]:
-        """Run ``sql``; return its columns and a lazy iterator over its rows."""
+    def query(self, sql: str) -> tuple[list[ColumnInfo], LocalRows]:
+        """Run ``sql``; return its columns and its rows (lazy: tuples, or Arrow batches on request)."""
         try:
             cur = self._con.execute(sql)
-        except duckdb.ParserException as err:
-            raise ProgrammingError(f"local SQL could not be parsed: {err}") from None
-        except duckdb.BinderException as err:
-            raise ProgrammingError(f"local SQL refers to something unknown: {err}") from None
-        except duckdb.ConversionException as err:
-            raise DataError(f"a value could not be converted: {err}") from None
-        except duckdb.NotImplementedException as err:
-            raise NotSupportedError(f"the local engine cannot run this statement: {err}") from None
         except duckdb.Error as err:
-            raise OperationalError(f"local engine error: {err}") from None
-        columns = [_column_info(name, type_) for name, type_, *_ in (cur.description or [])]
+            raise _query_error(err) from None
+        description = cur.description or []
+        columns = [_column_info(name, type_) for name, type_, *_ in description]
+        arrow_ok = _STREAMS_ARROW and all(_arrow_safe(type_) for _, type_, *_ in description)
+        return columns, LocalRows(self, sql, arrow=arrow_ok)
 
-        def rows() -> Iterator[tuple[Any, ...]]:
+    def _fetchmany(self, size: int) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = self._con.fetchmany(size)
+        return rows
+
+    def _arrow_reader(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """The result of ``sql`` as a stream of DuckDB's record batches, instead of the DB-API result."""
+        with self._lock:
+            if self._closed:
+                raise OperationalError("the local engine was closed before its result was read")
             try:
-                while True:
-                    chunk = cur.fetchmany(_FETCH_ROWS)
-                    if not chunk:
-                        return
-                    yield from chunk
+                self._con.abort()  # the DB-API result query() started: its rows are not wanted
+                reader = self._con.sql(sql).to_arrow_reader(batch_rows)
             except duckdb.Error as err:
-                raise DataError(f"local engine error while reading results: {err}") from None
-            finally:
-                self.close()
-
-        return columns, rows()
+                raise _query_error(err) from None
+            self._reader = reader
+        batches: Iterator[pa.RecordBatch] = iter(reader)
+        return batches
 
     def close(self) -> None:
         with self._lock:
             if not self._closed:
                 self._closed = True
+                if self._reader is not None:
+                    self._reader.close()  # a reader holds the connection until it is closed
                 self._con.close()
+
+
+class LocalRows:
+    """The rows of a local result, streamed from DuckDB in one of two forms (the first fetch decides).
+
+    Iterating gives typed tuples; ``arrow_batches`` -- set only while no tuple was taken and every
+    column has an exact Arrow export -- gives the rows as record batches of a given schema instead
+    (the protocol of :attr:`d365conn.result.Result.batches`). Either way the engine closes when the
+    rows run out, or on :meth:`close`.
+    """
+
+    def __init__(self, engine: LocalEngine, sql: str, *, arrow: bool) -> None:
+        self._engine = engine
+        self._sql = sql
+        self._arrow = arrow
+        self._taken = False  # a tuple was asked for, or the batches were: one stream feeds one form
+        self._rows: Iterator[tuple[Any, ...]] = self._tuples()
+        self._batches: Iterator[pa.RecordBatch] | None = None
+
+    def _tuples(self) -> Iterator[tuple[Any, ...]]:
+        self._taken = True
+        try:
+            while True:
+                chunk = self._engine._fetchmany(_FETCH_ROWS)
+                if not chunk:
+                    return
+                yield from chunk
+        except duckdb.Error as err:
+            raise DataError(f"local engine error while reading results: {err}") from None
+        finally:
+            self._engine.close()
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        # The generator itself, so islice() and list() in the cursor run at C speed.
+        return self._rows
+
+    def __next__(self) -> tuple[Any, ...]:
+        return next(self._rows)
+
+    @property
+    def arrow_batches(self) -> Callable[[pa.Schema, Any], Iterator[pa.RecordBatch]] | None:
+        """``arrow_batches(schema, build)``, or None when the rows must be read as tuples."""
+        if not self._arrow or self._taken:
+            return None
+        return self._take_batches
+
+    def _take_batches(self, schema: pa.Schema, build: Any) -> Iterator[pa.RecordBatch]:
+        # ``build`` (tuples -> batch) is not needed: every column has an exact Arrow export.
+        self._taken = True
+        self._rows = iter(())
+        self._batches = self._arrow_stream(schema)
+        return self._batches
+
+    def _arrow_stream(self, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in self._engine._arrow_reader(self._sql, _ARROW_BATCH_ROWS):
+                yield conform(batch, schema)
+        except (duckdb.Error, pa.ArrowException, OSError) as err:
+            # DuckDB errors raised while the reader runs reach Python as pyarrow's (OSError) ones.
+            raise DataError(f"local engine error while reading results: {err}") from None
+        finally:
+            self._engine.close()
+
+    def close(self) -> None:
+        """Stop reading: no more rows are produced and the engine is closed."""
+        for stream in (self._rows, self._batches):
+            close = getattr(stream, "close", None)  # a started generator: runs its finally
+            if close is not None:
+                close()
+        self._engine.close()
+
+
+def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """A DuckDB record batch as ``schema`` says (names and types), column by column, by position."""
+    if batch.num_columns != len(schema):
+        raise OperationalError(f"the local engine returned {batch.num_columns} columns, not {len(schema)}")
+    arrays = []
+    for index, field in enumerate(schema):
+        column = batch.column(index)
+        if column.type != field.type:
+            try:
+                column = column.cast(field.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+                raise DataError(
+                    f"column {field.name!r}: a value does not fit the Arrow type {field.type} ({err})"
+                ) from None
+        arrays.append(column)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _query_error(err: duckdb.Error) -> Exception:
+    """The PEP 249 error for a DuckDB error raised while a statement starts."""
+    if isinstance(err, duckdb.ParserException):
+        return ProgrammingError(f"local SQL could not be parsed: {err}")
+    if isinstance(err, duckdb.BinderException):
+        return ProgrammingError(f"local SQL refers to something unknown: {err}")
+    if isinstance(err, duckdb.ConversionException):
+        return DataError(f"a value could not be converted: {err}")
+    if isinstance(err, duckdb.NotImplementedException):
+        return NotSupportedError(f"the local engine cannot run this statement: {err}")
+    return OperationalError(f"local engine error: {err}")
+
+
+def _arrow_safe(duck_type: Any) -> bool:
+    """Whether DuckDB's Arrow export of this result type casts to exactly the tuple path's values.
+
+    The types of ``_FROM_DUCKDB`` and decimals: UUID is exported as its canonical text, HUGEINT and
+    UBIGINT as decimal128/uint64 (cast to the description's decimal128), TIMESTAMP as a naive
+    timestamp (cast to UTC, as the tuple path marks naive datetimes). Lists, structs, intervals,
+    enums, TIMESTAMP_NS and the like have no exact counterpart and are read as tuples.
+    """
+    text = str(duck_type).upper()
+    return text in _FROM_DUCKDB or _DECIMAL_RE.fullmatch(text) is not None
+
+
+#: DuckDB >= 2 streams a relation as Arrow (``to_arrow_reader``) and aborts a DB-API result
+#: (``abort``); without both, local results are always read as tuples.
+_STREAMS_ARROW = hasattr(duckdb.DuckDBPyRelation, "to_arrow_reader") and hasattr(
+    duckdb.DuckDBPyConnection, "abort"
+)
 
 
 def _column_info(name: str, duck_type: Any) -> ColumnInfo:

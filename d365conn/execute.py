@@ -62,17 +62,13 @@ def _run(
             engine.load(scan.alias, local_cols, _scan(service, scan, deadline))
         if plan.catalog_relations:
             _load_catalog_relations(service, engine, plan)
+        # DuckDB runs the query until its first rows are ready inside query(), so its errors surface
+        # here without reading a row; the rows stay unread until the first fetch says in which form.
         columns, rows = engine.query(plan.local_sql)
     except BaseException:
         engine.close()
         raise
-    primed, stop = _primed(rows)
-
-    def close() -> None:
-        stop()
-        engine.close()
-
-    return columns, primed, close
+    return columns, rows, rows.close
 
 
 def _scan(service: Service, scan: Scan, deadline: float | None) -> Rows:
@@ -111,7 +107,8 @@ class _DualRows:
         from .transport.paging import scan_pages
         from .values.columnar import SwitchableDecoder
 
-        self._decoder = SwitchableDecoder(scan.columns, table=scan.table)
+        # keep_first: an Arrow fetch that comes first re-reads page one's JSON column by column.
+        self._decoder = SwitchableDecoder(scan.columns, table=scan.table, keep_first=True)
         self._pages = scan_pages(
             service.transport, service.config.service_root, scan, self._decoder.decode, self._decoder.count,
             page_size=_page_size(service, scan), deadline=deadline,
@@ -121,6 +118,7 @@ class _DualRows:
         self._rows = self._iter_rows()
 
     def _iter_rows(self) -> Rows:
+        self._decoder.tuples_taken()
         yield from self._first
         self._first = []
         for page in self._pages:
@@ -138,7 +136,7 @@ class _DualRows:
         first, self._first = self._first, []
         self._rows = iter(())
         if first:
-            yield build(first)
+            yield self._decoder.first_batch(first)
         yield from self._pages
 
     def close(self) -> None:

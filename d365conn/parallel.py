@@ -1,7 +1,8 @@
 """Running a partitioned scan: several range scans fetched at once by a bounded pool of threads.
 
 Owns: :func:`partitioned_rows` (decide whether and how to split one Scan, using
-:mod:`d365conn.partition`, and run the pieces) and :func:`run_partitions` (the pool).
+:mod:`d365conn.partition`, and run the pieces), :func:`probe_bounds` (the two bound probes, sent
+at the same time) and :func:`run_partitions` (the pool).
 
 - At most ``MaxConcurrency`` partitions are read at the same time; each runs the transport's normal
   paging (which keeps one page in flight ahead of decoding), so one statement has at most twice
@@ -66,13 +67,7 @@ def plan_partitions(service: Service, scan: Scan, deadline: float | None) -> par
     column = partition_column(service, scan)
     if column is None or part.order_direction(scan, column) is None:
         return None
-    root = service.config.service_root
-    values = []
-    for probe in part.bound_probes(scan, column):
-        document = service.transport.get_json(probe.url(root), deadline=deadline)
-        rows = document.get("value") if isinstance(document, dict) else None
-        first = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], dict) else {}
-        values.append(first.get(column.property))
+    values = probe_bounds(service, scan, column, deadline)
     if column.kind == "key":
         low, high = part.parse_guid(values[0]), part.parse_guid(values[1])
         if low is None or high is None:
@@ -80,6 +75,41 @@ def plan_partitions(service: Service, scan: Scan, deadline: float | None) -> par
         return part.key_partitions(scan, column, count, low, high)
     low_date, high_date = (part.parse_bound(v, column.edm_type) for v in values)
     return part.date_partitions(scan, column, low_date, high_date, count)
+
+
+def probe_bounds(
+    service: Service, scan: Scan, column: part.PartitionColumn, deadline: float | None
+) -> list[object]:
+    """The smallest and largest value of the partition column (None where the scan has no rows),
+    from the two probes of :func:`partition.bound_probes`, sent at the same time: the statement
+    waits one round trip for its bounds, not two."""
+    root = service.config.service_root
+    urls = [probe.url(root) for probe in part.bound_probes(scan, column)]
+    values: list[object] = [None] * len(urls)
+    problems: list[BaseException] = []
+
+    def probe(index: int) -> None:
+        try:
+            document = service.transport.get_json(urls[index], deadline=deadline)
+        except BaseException as problem:  # raised below, in the statement's own thread
+            problems.append(problem)
+            return
+        rows = document.get("value") if isinstance(document, dict) else None
+        first = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], dict) else {}
+        values[index] = first.get(column.property)
+
+    others = [
+        threading.Thread(target=probe, args=(i,), name="d365conn-probe", daemon=True)
+        for i in range(1, len(urls))
+    ]
+    for thread in others:
+        thread.start()
+    probe(0)
+    for thread in others:
+        thread.join()
+    if problems:
+        raise problems[0]
+    return values
 
 
 def partitioned_rows(
@@ -193,4 +223,4 @@ def _drain(q: queue.Queue[Any], pieces: int) -> Rows:
             yield from item
 
 
-__all__ = ["partition_column", "partitioned_rows", "plan_partitions", "run_partitions"]
+__all__ = ["partition_column", "partitioned_rows", "plan_partitions", "probe_bounds", "run_partitions"]

@@ -72,8 +72,10 @@ class Result:
 
     @property
     def batches(self) -> Callable[[Any, Any], Iterator[Any]] | None:
-        """``batches(schema, build)``: the rows as Arrow record batches of ``schema`` decoded
-        straight from the pages, when the statement is one pushed-down scan (else None).
+        """``batches(schema, build)``: the rows as Arrow record batches of ``schema`` without
+        Python tuples, else None. Two sources offer it: a pushed-down scan (pages decoded straight
+        into columns, :class:`d365conn.execute._DualRows`) and a local DuckDB plan whose result
+        types DuckDB exports exactly (its own record batches, :class:`d365conn.engine.LocalRows`).
         ``build(tuples)`` makes a batch from typed tuples, for pages the columnar decoder leaves
         to the tuple path. Only valid before any row was fetched as a tuple: both read one stream.
         """

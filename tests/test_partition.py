@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,7 +18,7 @@ import d365conn
 from d365conn import partition as part
 from d365conn.config import Config
 from d365conn.exceptions import ConfigurationError
-from d365conn.parallel import run_partitions
+from d365conn.parallel import probe_bounds, run_partitions
 from d365conn.planner.plan import ODataQuery, OutputColumn, Scan
 from d365conn.sandbox import Sandbox
 
@@ -310,3 +313,90 @@ def test_with_latency_and_throttling_no_row_is_lost_or_doubled(sandbox: Sandbox)
     assert stats["throttled"] > 0  # the service said 429 with Retry-After, and the reads waited it out
     assert len(parallel) == len(sequential) == len({r[0] for r in parallel})
     assert sorted(parallel, key=repr) == sorted(sequential, key=repr)
+
+
+def _read_under_faults(
+    sb: Sandbox, sql: str, options: str, **faults: Any
+) -> tuple[list[tuple[Any, ...]], dict[str, Any], float]:
+    """Rows, the sandbox's counters and the seconds taken, reading `sql` with the faults switched on
+    after the connection fetched its token and metadata (so only the statement meets them)."""
+    switches = sb.faults
+    assert switches is not None
+    with d365conn.connect(sb.connection_string + "PageSize=250;" + options) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT TOP 1 accountid FROM account")
+        switches.reset_stats()  # type: ignore[union-attr]
+        switches.configure(**faults)
+        started = time.perf_counter()
+        try:
+            cur.execute(sql)
+            rows = cur.fetchall()
+            stats = switches.stats()
+        finally:
+            switches.reset()
+        return rows, stats, time.perf_counter() - started
+
+
+def test_a_429_storm_is_waited_out_not_hammered(sandbox: Sandbox) -> None:
+    # 6 requests per second, and requests refused while throttled count toward the window (as
+    # Dataverse extends Retry-After for clients that keep sending): a reader that retried before
+    # Retry-After would stay throttled until its retries ran out. This one finishes, whole.
+    sql = f"SELECT {COLUMNS} FROM account"
+    sequential, _ = _read(sandbox, sql)
+    parallel, stats, elapsed = _read_under_faults(
+        sandbox, sql, "ScanPartitions=6;MaxConcurrency=4", max_requests=6, window_seconds=1.0
+    )
+    # 6 partitions of 2 or 3 pages and 2 probes: 14 requests or more at 6 a second, two windows at least.
+    assert stats["by_status"]["200"] >= 14 and elapsed >= 2.0
+    assert stats["throttled_by_code"] == {"0x80072322": stats["throttled"]} and stats["throttled"] > 0
+    # Each worker is refused about once per window and then waits; hammering would multiply this.
+    assert stats["throttled"] <= 4 * 4
+    assert len(parallel) == len(sequential) == len({r[0] for r in parallel})
+    assert sorted(parallel, key=repr) == sorted(sequential, key=repr)
+
+
+def test_each_throttled_request_waits_its_retry_after(sandbox: Sandbox) -> None:
+    # The statement's first three requests are refused with Retry-After: 1: the two probes (sent
+    # together, and no partition starts before both answer), then the first probe repeated. So one
+    # probe waits twice; had it repeated sooner than told, the read would take well under 2 s.
+    parallel, stats, elapsed = _read_under_faults(
+        sandbox, f"SELECT {COLUMNS} FROM account", "ScanPartitions=6;MaxConcurrency=4", script=[429, 429, 429]
+    )
+    assert stats["throttled"] == 3
+    assert elapsed >= 2.0
+    assert len(parallel) == len({r[0] for r in parallel}) == 3000
+
+
+# -- the bound probes --------------------------------------------------------------------------------
+
+
+class _ProbeTransport:
+    """Answers the two probes only when both are in flight at once (a barrier), or fails one."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.barrier = threading.Barrier(2, timeout=5)
+        self.fail = fail
+        self.urls: list[str] = []
+
+    def get_json(self, url: str, deadline: float | None = None) -> Any:
+        self.urls.append(url)
+        self.barrier.wait()
+        if "desc" in url:
+            if self.fail:
+                raise d365conn.OperationalError("the largest value could not be read")
+            return {"value": [{"createdon": "2024-12-31T00:00:00Z"}]}
+        return {"value": [{"createdon": "2019-01-01T00:00:00Z"}]}
+
+
+def test_the_two_probes_are_sent_at_the_same_time() -> None:
+    transport = _ProbeTransport()
+    service: Any = SimpleNamespace(config=SimpleNamespace(service_root=URL), transport=transport)
+    values = probe_bounds(service, scan(filter="statecode eq 0"), DATE, None)
+    assert values == ["2019-01-01T00:00:00Z", "2024-12-31T00:00:00Z"]
+    assert len(transport.urls) == 2 and all(u.startswith(URL + "accounts?") for u in transport.urls)
+
+
+def test_a_failed_probe_is_raised_to_the_statement() -> None:
+    service: Any = SimpleNamespace(config=SimpleNamespace(service_root=URL), transport=_ProbeTransport(True))
+    with pytest.raises(d365conn.OperationalError, match="largest value"):
+        probe_bounds(service, scan(), DATE, None)

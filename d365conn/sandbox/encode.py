@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import repeat
-from operator import itemgetter
 from typing import Any
 
 from d365conn.sandbox.model import Column, Schema, Table
@@ -203,23 +202,21 @@ class RowEncoder:
             if not self.plain_booleans and len(keys) == len(self.template) and len(keys) <= SMALL_ROW:
                 # A narrow selection: dict(zip()) per row in C, no regrowth worth avoiding.
                 return list(map(dict, map(zip, repeat(keys), rows)))
-            bool_keys = [key for key, _ in self.plain_booleans]
-            positions = [position for _, position in self.plain_booleans]
-            pick = itemgetter(*positions) if len(positions) > 1 else None
             for row in rows:
                 item = copy()
                 # zip stops at the last property: the hidden columns (types, key, sort values) follow.
                 item.update(zip(keys, row, strict=False))
-                if pick is not None:
-                    try:  # booleans are stored as 0/1 (datagen, writes.convert)
-                        item.update(zip(bool_keys, map(AS_BOOL.__getitem__, pick(row)), strict=True))
-                    except KeyError:
-                        item.update(
-                            (k, None if row[i] is None else bool(row[i])) for k, i in self.plain_booleans
-                        )
-                elif positions and row[positions[0]] is not None:
-                    item[bool_keys[0]] = bool(row[positions[0]])
                 append(item)
+            # Booleans are stored as 0/1 (datagen, writes.convert): replaced column by column, a
+            # C-level lookup per value, which measured a third less per page than per row.
+            as_bool = AS_BOOL.__getitem__
+            for key, position in self.plain_booleans:
+                try:
+                    for item in out:
+                        item[key] = as_bool(item[key])
+                except KeyError:  # stored otherwise (a bool, or a value written through SQL)
+                    for item, row in zip(out, rows, strict=True):
+                        item[key] = None if row[position] is None else bool(row[position])
             return out
         for row in rows:
             out.append(self._annotated(row, names, symbols))

@@ -16,7 +16,7 @@ import uuid
 from functools import lru_cache
 from typing import Any
 
-from d365conn.sandbox.errors import ServiceError, unsupported
+from d365conn.sandbox.errors import ODATA_URI_ERROR, ServiceError, unknown_name, unsupported
 from d365conn.sandbox.filterparse import Node, parse_filter, split_top_level
 from d365conn.sandbox.model import Column, Schema, Table, load_json_resource
 
@@ -315,7 +315,7 @@ def _value(node: Node, item: dict[str, Any]) -> Any:
         for segment in node[1]:
             if not isinstance(value, dict) or segment not in value:
                 raise ServiceError(
-                    400, "0x80060888", f"Could not find a property named '{segment}' on the metadata type."
+                    400, ODATA_URI_ERROR, f"Could not find a property named '{segment}' on the metadata type."
                 )
             value = value[segment]
         return value
@@ -377,9 +377,5 @@ def expand_entity(schema: Schema, table: Table, entity: dict[str, Any], expand: 
         elif name == "Keys":
             rows = keys(table)
         else:
-            raise ServiceError(
-                400,
-                "0x80060888",
-                f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.EntityMetadata'.",
-            )
+            raise unknown_name(name, "Microsoft.Dynamics.CRM.EntityMetadata")
         entity[name] = [project(r, select) for r in rows if matches(filter_node, r)]

@@ -17,6 +17,10 @@ PAYLOAD = "0x80048d19"
 CONCURRENCY = "0x80060882"
 BAD_REQUEST = "0x80040203"
 BATCH_LIMIT = "0x80060890"
+#: What Dataverse answers when the OData URI parser meets a name the model lacks ("Could not find a
+#: property named 'Name' on type 'Microsoft.Dynamics.CRM.account'."): HTTP 400 with code 0x0, not
+#: a Dataverse hex code (Microsoft Learn, "Troubleshoot Dataverse Web API client errors").
+ODATA_URI_ERROR = "0x0"
 
 
 class ServiceError(Exception):
@@ -37,7 +41,14 @@ def unsupported(message: str) -> ServiceError:
 
 
 def unknown_property(name: str, table: str) -> ServiceError:
-    return unsupported(f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{table}'.")
+    return unknown_name(name, f"Microsoft.Dynamics.CRM.{table}")
+
+
+def unknown_name(name: str, type_name: str) -> ServiceError:
+    """A property or navigation the URI names but the type lacks (see ODATA_URI_ERROR)."""
+    return ServiceError(
+        400, ODATA_URI_ERROR, f"Could not find a property named '{name}' on type '{type_name}'."
+    )
 
 
 def not_found(table: str, key: str) -> ServiceError:

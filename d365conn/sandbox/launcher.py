@@ -48,6 +48,8 @@ def prepare_store(rows: int, seed: int, data_dir: str | None) -> tuple[Store, di
         store.close_connections()
         load(store, rows, seed)
         meta = store.meta()
+    else:
+        store.add_missing_indexes()
     return store, meta
 
 

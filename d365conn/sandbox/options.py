@@ -77,7 +77,9 @@ def parse_options(params: list[tuple[str, str]], table: Table, tables: dict[str,
     if "$filter" in raw:
         options.filter = parse_filter(raw["$filter"], options.aliases)
     if "$orderby" in raw:
-        options.orderby = parse_orderby(raw["$orderby"], table, options.aliases)
+        # After $apply the order names properties of the aggregated result (aliases included): the
+        # parser accepts them, and run_apply refuses what Dataverse cannot order by.
+        options.orderby = parse_orderby(raw["$orderby"], None if "$apply" in raw else table, options.aliases)
     if "$top" in raw:
         options.top = parse_top(raw["$top"])
     if "$count" in raw:
@@ -125,7 +127,10 @@ def sort_column(table: Table, prop: str) -> Column:
     return column
 
 
-def parse_orderby(text: str, table: Table, aliases: dict[str, str] | None = None) -> list[tuple[str, bool]]:
+def parse_orderby(
+    text: str, table: Table | None, aliases: dict[str, str] | None = None
+) -> list[tuple[str, bool]]:
+    """(property, descending) per item; each a column of `table` unless `table` is None."""
     items = []
     for part in split_top_level(text):
         words = part.split()
@@ -134,7 +139,8 @@ def parse_orderby(text: str, table: Table, aliases: dict[str, str] | None = None
         prop = words[0]
         if aliases and prop in aliases:
             prop = aliases[prop]
-        sort_column(table, prop)
+        if table is not None:
+            sort_column(table, prop)
         items.append((prop, len(words) == 2 and words[1] == "desc"))
     return items
 

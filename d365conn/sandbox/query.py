@@ -4,13 +4,16 @@ Owns: building the SQL of a read from parsed options (filter, order, key-set pag
 rules (`odata.maxpagesize` capped at 5,000, `$top` ignored when a page size is preferred, 5,000
 rows at most per response, an absolute `@odata.nextLink` with a `$skiptoken` cookie holding the
 last row's sort values so every page is an index seek, never an OFFSET scan), `$count`, and
-`$expand` of single-valued and collection-valued navigation properties.
+`$expand` of single-valued and collection-valued navigation properties. A page whose rows an
+index picks out of order (a createdon range read in key order) is read in two steps, so SQLite
+sorts row ids, not wide rows (`fetch_page`).
 """
 
 # ruff: noqa: S608 - SQL is built from the table model's quoted identifiers; values are bound
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +29,8 @@ from d365conn.sandbox.store import pk_order_sql, polymorphic, quote, type_column
 
 MAX_PAGE = 5000
 COUNT_CAP = 5000
+#: Pages from this many rows up are read in two steps when SQLite would sort them (fetch_page).
+TWO_STEP_MIN_ROWS = 200
 
 
 @dataclass
@@ -170,11 +175,12 @@ def read_collection(  # noqa: PLR0917 - internal helper; every call site names i
     encoder = RowEncoder(ctx.schema, table, selected_columns(table, options.select), ctx.annotations, filled)
     order_sql = ", ".join(f"{e} {'DESC' if d else 'ASC'}" for e, d in terms)
     sort_sql = ", ".join(e for e, _ in terms)
-    sql = (
-        f"SELECT {encoder.select_sql(alias)}, {sort_sql} FROM {quote(table.logical)} {alias} "
-        f"WHERE {where} AND {cursor_sql} ORDER BY {order_sql} LIMIT ?"
+    source = (
+        f"FROM {quote(table.logical)} {alias} WHERE {where} AND {cursor_sql} ORDER BY {order_sql} LIMIT ?"
     )
-    rows = ctx.connection.execute(sql, params + cursor_params + [take + 1]).fetchall() if take > 0 else []
+    columns_sql = f"{encoder.select_sql(alias)}, {sort_sql}"
+    arguments = [*params, *cursor_params, take + 1]
+    rows = fetch_page(ctx.connection, table, alias, columns_sql, source, arguments) if take > 0 else []
     more = len(rows) > take
     rows = rows[:take]
     if limit_total is not None and returned_before + len(rows) >= limit_total:
@@ -204,6 +210,42 @@ def read_collection(  # noqa: PLR0917 - internal helper; every call site names i
         link = f"{ctx.service_url}{request_path}?{prefix}$skiptoken={url_quote(token, safe='')}"
         body["@odata.nextLink"] = link
     return body
+
+
+def fetch_page(  # noqa: PLR0917 - internal helper; every call site names its arguments in this order
+    connection: sqlite3.Connection, table: Table, alias: str, columns_sql: str, source: str, params: list[Any]
+) -> list[Any]:
+    """The rows of `SELECT <columns_sql> <source>` (source: FROM ... ORDER BY ... LIMIT ?, the limit
+    the last parameter), in order.
+
+    When SQLite would have to sort (an index picks the rows, but not in the page's order: a date
+    range read in key order), sorting whole wide rows costs more than reading them. Then the page is
+    read in two steps inside the caller's read transaction: the rowids in order (the sort holds
+    rowid and sort key only, often straight from a covering index), then those rows by rowid,
+    put back in that order. Same rows, same order; only the work differs."""
+    limit = params[-1]
+    sql = f"SELECT {columns_sql} {source}"
+    if limit < TWO_STEP_MIN_ROWS or not connection.in_transaction or not _sorts_rows(connection, sql, params):
+        return connection.execute(sql, params).fetchall()
+    ids = [row[0] for row in connection.execute(f"SELECT {alias}.rowid {source}", params)]
+    position = {rowid: index for index, rowid in enumerate(ids)}
+    rows: list[Any] = [None] * len(ids)
+    # Looked up in rowid order (neighbouring rows share pages), then put back in the page's order.
+    for row in connection.execute(
+        f"SELECT {columns_sql}, {alias}.rowid FROM json_each(?) AS page "
+        f"CROSS JOIN {quote(table.logical)} {alias} ON {alias}.rowid = page.value",
+        [json.dumps(sorted(ids))],
+    ):
+        rows[position[row[-1]]] = row[:-1]
+    return rows
+
+
+def _sorts_rows(connection: sqlite3.Connection, sql: str, params: list[Any]) -> bool:
+    """Whether SQLite's plan for `sql` sorts its result rows (a temp B-tree for the ORDER BY)."""
+    plan = connection.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
+    return any(
+        str(step[-1]).startswith("USE TEMP B-TREE FOR") and "ORDER BY" in str(step[-1]) for step in plan
+    )
 
 
 def count_only(ctx: ReadContext, table: Table, options: Options) -> int:

@@ -4,6 +4,9 @@ Owns: the SQLite file, its layout (one table per Dataverse table, one column per
 name, plus hidden `__type_<lookup>` columns naming the target table of polymorphic lookups), the
 per-thread connections, the writer lock and the version-number counter behind `@odata.etag`.
 String columns use NOCASE collation because Dataverse compares strings case-insensitively.
+Indexes mirror what a real org has: the key (in SQL Server's GUID order), the primary name, the
+busy lookups, alternate keys, and createdon/modifiedon (`date_indexes`, which a database made by
+an older sandbox gets on start, `add_missing_indexes`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ INDEXED_LOOKUPS = frozenset(
         ("opportunity", "parentcontactid"),
     }
 )
+#: How much of the database file each reading connection maps into memory (see Store._acquire).
+MMAP_BYTES = 1 << 30
+#: Date columns every table indexes (with the key's sort order as the second part).
+DATE_INDEXED = ("createdon", "modifiedon")
 SQL_TYPES = {
     "Edm.String": "TEXT COLLATE NOCASE",
     "Edm.Guid": "TEXT COLLATE NOCASE",
@@ -81,6 +88,24 @@ def pk_order_sql(table: Table, alias: str = "") -> str:
     return sql_key(f"{alias}.{column}" if alias else column)
 
 
+def date_indexes(table: Table) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of the indexes on the created/modified stamps. Every Dataverse table
+    indexes them; the primary key's sort key follows the stamp, so a date range read in the default
+    key order (a date partition of a parallel scan) sorts index entries only, never whole rows, and
+    `$orderby=createdon` seeks without a sort."""
+    out = []
+    for logical in DATE_INDEXED:
+        column = table.columns.get(logical)
+        if column is not None:
+            name = f"ix_{table.logical}_{logical}"
+            out.append((
+                name,
+                f"CREATE INDEX IF NOT EXISTS {quote(name)} "
+                f"ON {quote(table.logical)} ({quote(column.prop)}, {pk_order_sql(table)})",
+            ))  # fmt: skip
+    return out
+
+
 def index_sql(schema: Schema, table: Table) -> list[str]:
     statements = [
         f"CREATE UNIQUE INDEX IF NOT EXISTS {quote('pk_' + table.logical)} "
@@ -100,6 +125,7 @@ def index_sql(schema: Schema, table: Table) -> list[str]:
         f"CREATE UNIQUE INDEX IF NOT EXISTS {quote('ix_' + table.logical + '_order')} "
         f"ON {quote(table.logical)} ({pk_order_sql(table)})"
     )
+    statements += [statement for _, statement in date_indexes(table)]
     name = table.columns[table.primary_name].prop
     statements.append(
         f"CREATE INDEX IF NOT EXISTS {quote('ix_' + table.logical + '_name')} "
@@ -167,6 +193,10 @@ class Store:
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute("PRAGMA cache_size=-65536")
         connection.execute("PRAGMA temp_store=MEMORY")
+        # Reads through a memory map skip a read() system call and a copy per 4 KiB page: a
+        # 5,000-row page of wide accounts measured about a quarter less CPU. Address space only;
+        # the pages are the OS's file cache, shared by every connection.
+        connection.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         collation.register(connection)
         with self._connections_lock:
             self._connections.append(connection)
@@ -272,6 +302,27 @@ class Store:
             for statement in index_sql(self.schema, table):
                 connection.execute(statement)
         connection.execute("ANALYZE")
+
+    def add_missing_indexes(self) -> int:
+        """Build the date indexes (`date_indexes`) that a database generated before they existed
+        lacks: the rows stay, and building them takes seconds where regenerating takes minutes.
+        Returns how many were built."""
+        connection = self.connect()
+        existing = {
+            str(r[0]) for r in connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        }
+        missing = [
+            (name, statement)
+            for table in self.schema.tables.values()
+            for name, statement in date_indexes(table)
+            if name not in existing
+        ]
+        if missing:
+            with self.write() as writer:
+                for name, statement in missing:
+                    writer.execute(statement)
+                    writer.execute(f"ANALYZE {quote(name)}")  # the planner's statistics, this index only
+        return len(missing)
 
     def close(self) -> None:
         self.close_connections()

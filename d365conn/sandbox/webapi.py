@@ -20,7 +20,14 @@ from d365conn.sandbox import entitydefs, query, writes
 from d365conn.sandbox.aggregate import run_apply
 from d365conn.sandbox.csdl import render_csdl
 from d365conn.sandbox.encode import Annotations, dumps
-from d365conn.sandbox.errors import PAYLOAD, ServiceError, not_found, unsupported
+from d365conn.sandbox.errors import (
+    ODATA_URI_ERROR,
+    PAYLOAD,
+    ServiceError,
+    not_found,
+    unknown_name,
+    unsupported,
+)
 from d365conn.sandbox.metadatachanges import MetadataVersions, retrieve_metadata_changes
 from d365conn.sandbox.model import Schema, Table
 from d365conn.sandbox.options import parse_options
@@ -441,15 +448,11 @@ class WebApi:
             ):
                 expand_option_set = False
             elif expand and not expand_option_set:
-                raise ServiceError(
-                    400,
-                    "0x80060888",
-                    f"Could not find a property named '{expand}' on type 'Microsoft.Dynamics.CRM.{cast}'.",
-                )
+                raise unknown_name(expand, f"Microsoft.Dynamics.CRM.{cast}")
         elif expand:
             raise ServiceError(
                 400,
-                "0x80060888",
+                ODATA_URI_ERROR,
                 f"Could not find a property named '{expand}' on type "
                 "'Microsoft.Dynamics.CRM.AttributeMetadata'; cast to the attribute "
                 "type to expand its OptionSet.",

@@ -1,8 +1,10 @@
-"""SQLAlchemy 2.x support: the ``d365conn`` dialect (entry point ``d365conn.sqlalchemy:D365Dialect``).
+"""SQLAlchemy support (2.x and 1.4): the ``d365conn`` dialect (``d365conn.sqlalchemy:D365Dialect``).
 
 ``create_engine("d365conn://contoso.crm.dynamics.com/api/data/v9.2/?ClientID=...&ClientSecret=${D365_SECRET}&TenantID=...")``;
 see docs/sqlalchemy.md for the URL forms, pandas and Superset. Importing this package needs
-SQLAlchemy (``pip install 'd365conn[sqlalchemy]'``).
+SQLAlchemy (``pip install 'd365conn[sqlalchemy]'``). ``bi`` holds what BI tools need beyond
+SQLAlchemy (time grains, result type names); ``superset`` is Apache Superset's engine spec, imported
+only by Superset (entry point ``superset.db_engine_specs``).
 """
 
 from __future__ import annotations

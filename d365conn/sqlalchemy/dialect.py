@@ -1,4 +1,4 @@
-"""The SQLAlchemy 2.x dialect ``d365conn``: engines, reflection and pings over the d365conn driver.
+"""The SQLAlchemy dialect ``d365conn`` (2.x and 1.4): engines, reflection and pings over the driver.
 
 Owns: :class:`D365Dialect` and its execution context. The driver is the DB-API module itself
 (``import_dbapi`` returns ``d365conn``), so SQLAlchemy wraps the driver's own exception classes
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import default
 
-from .compiler import D365Compiler, D365IdentifierPreparer, D365TypeCompiler, sqla_type
+from .compiler import SQLALCHEMY_1, D365Compiler, D365IdentifierPreparer, D365TypeCompiler, sqla_type
 from .url import connection_string_from_url
 
 if TYPE_CHECKING:
@@ -38,12 +38,22 @@ class D365ExecutionContext(default.DefaultExecutionContext):
     For an INSERT without RETURNING, SQLAlchemy closes the DB-API cursor while it sets up the result
     and only afterwards reads ``rowcount`` -- from the closed cursor, where the driver (like PEP 249
     allows) reports -1. UPDATE and DELETE are read before the close; INSERT is not, so
-    ``Connection.execute(insert, rows)`` and pandas' ``to_sql`` would report -1.
+    ``Connection.execute(insert, rows)`` and pandas' ``to_sql`` would report -1. SQLAlchemy 1.4 reads
+    ``rowcount`` straight from the cursor, hence the property (2.x's own reads ``_rowcount`` the same way).
     """
+
+    _rowcount: int | None = None
 
     def post_exec(self) -> None:
         if self.isinsert and self._rowcount is None:
             self._rowcount = self.cursor.rowcount
+
+    @property
+    def rowcount(self) -> int:
+        if self._rowcount is not None:
+            return self._rowcount
+        count: int = self.cursor.rowcount
+        return count
 
 
 class D365Dialect(default.DefaultDialect):
@@ -89,6 +99,13 @@ class D365Dialect(default.DefaultDialect):
         import d365conn
 
         return d365conn
+
+    if SQLALCHEMY_1:
+        # SQLAlchemy 1.4 (Superset) asks the class for its DB-API module by this name; 2.x renamed
+        # it to import_dbapi and warns when a dialect still defines dbapi() -- hence only on 1.4.
+        @classmethod
+        def dbapi(cls) -> ModuleType:  # type: ignore[misc,override,unused-ignore]
+            return cls.import_dbapi()
 
     def create_connect_args(self, url: URL) -> ConnectArgsType:
         return [connection_string_from_url(url)], {}

@@ -24,7 +24,7 @@ from urllib.parse import urljoin
 
 from .. import exceptions as exc
 from ..planner.plan import Scan
-from ..values.jsonpage import Envelope, PageDecoder, loads_exact, split_envelope
+from ..values.jsonpage import Envelope, PageDecoder, PageRows, loads_exact, split_envelope
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -230,7 +230,7 @@ def scan_pages(
     transport: Transport,
     service_root: str,
     scan: Scan,
-    decode: Callable[[bytes | list[Any], int], _PageT],
+    decode: Callable[[PageRows, int], _PageT],
     count: Callable[[int], _PageT],
     *,
     page_size: int | None = None,

@@ -222,9 +222,12 @@ def to_datetime(value: Any) -> dt.datetime:
         )
     except ValueError as exc:
         raise ConversionFailure(f"not a valid date-time: {describe(value)} ({exc})") from None
-    if carry:
-        result += dt.timedelta(seconds=carry)
-    return result if tz is UTC else result.astimezone(UTC)
+    try:
+        if carry:
+            result += dt.timedelta(seconds=carry)
+        return result if tz is UTC else result.astimezone(UTC)
+    except OverflowError:
+        raise ConversionFailure(f"not a valid date-time: {describe(value)} (out of range in UTC)") from None
 
 
 def to_date(value: Any) -> dt.date:

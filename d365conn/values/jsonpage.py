@@ -8,36 +8,39 @@ Two paths, one meaning:
 - **reference path** (always available): ``json.loads(..., parse_float=Decimal)`` -- every JSON
   number with a fraction or exponent stays exact -- then the generated row decoder of
   :mod:`.rows` and the converters of :mod:`.edm`.
-- **fast path** (when msgspec is installed): the page is decoded straight into typed structs in C
-  (``uuid.UUID``, ``Decimal`` from the number's text, ``datetime``, ``date``, ``bytes``, range-
-  checked ints), one struct type generated per column set, then read into tuples by a generated
-  comprehension. Whenever msgspec refuses a page (an Int64 sent as a string, ``"NaN"`` in a Double,
-  base64url binary, a value that really does not fit...), the page is decoded again by the
-  reference path, which either accepts it or raises the DataError naming table, column and row.
+- **fast path** (when msgspec is installed, :mod:`.typed`): the page is decoded straight into typed
+  structs in C (``uuid.UUID``, ``Decimal`` from the number's text, ``datetime``, ``date``,
+  ``bytes``, range-checked ints), one struct type generated per column set, then read into tuples
+  by a generated comprehension; columns whose values repeat share them. Whenever msgspec refuses
+  a page (an Int64 sent as a string, ``"NaN"`` in a Double, base64url binary, a value that really
+  does not fit...), the page is decoded again by the reference path, which either accepts it or
+  raises the DataError naming table, column and row.
   So the fast path can only ever be faster, never different.
 
-The envelope split is cheap with msgspec (``value`` is kept as raw bytes, only skipped over), so
-the transport's prefetch thread can learn the next link without decoding the rows, and the
-consumer decodes page N while page N+1 downloads.
+The envelope split is cheap with msgspec (``value`` is only skipped over and kept as a
+:class:`RowsJSON`: a zero-copy view into the response body), so the transport's prefetch thread can
+learn the next link without decoding the rows, and the consumer decodes page N while page N+1
+downloads. Not copying the 5 MB array matters for memory as much as for time: a copy made in the
+prefetch thread was alive at the same time as the page being decoded.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import gc
-import itertools
 import json
 import threading
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, TypeAlias
 
 from ..planner.plan import OutputColumn
-from .edm import INT_RANGES, UTC, ConversionFailure, converter_for, normalize_edm_type
+from .edm import ConversionFailure
 from .rows import RowDecoder
+
+if TYPE_CHECKING:
+    from .typed import TypedDecoder
 
 try:
     import msgspec  # type: ignore[import-not-found,unused-ignore]  # (optional: see HAVE_MSGSPEC)
@@ -52,15 +55,44 @@ class MalformedJSON(ValueError):
     """A body is not complete JSON (truncated, cut off, or not JSON at all)."""
 
 
+class RowsJSON:
+    """The rows of a page, not yet decoded: the JSON array's text.
+
+    ``array`` is the ``[...]`` of rows -- a read-only view into the response body, not a copy.
+    ``document`` is the whole body when the array is the ``value`` of a collection object (the
+    Arrow JSON reader parses the body in place, see :mod:`.columnar`); None otherwise.
+    """
+
+    __slots__ = ("array", "document")
+
+    def __init__(self, array: bytes | memoryview, document: bytes | None = None) -> None:
+        self.array = array
+        self.document = document
+
+    def __bytes__(self) -> bytes:
+        return bytes(self.array)
+
+    def __len__(self) -> int:
+        """Bytes of JSON text (not rows)."""
+        return len(self.array)
+
+    def __repr__(self) -> str:
+        return f"<RowsJSON {len(self.array):,} bytes>"
+
+
+#: What a page decoder accepts: raw JSON of the rows array, or rows already decoded into dicts.
+PageRows: TypeAlias = "bytes | RowsJSON | list[Any]"
+
+
 @dataclass(frozen=True)
 class Envelope:
     """An OData response body split into its parts.
 
-    ``rows`` is either the raw bytes of the JSON array of rows (fast path) or the decoded list.
-    A single-entity response (``GET accounts(<id>)``) becomes a one-row collection.
+    ``rows`` is either the JSON text of the array of rows (:class:`RowsJSON`, fast path) or the
+    decoded list. A single-entity response (``GET accounts(<id>)``) becomes a one-row collection.
     """
 
-    rows: bytes | list[Any]
+    rows: RowsJSON | list[Any]
     next_link: str | None
     count: int | None
 
@@ -98,13 +130,14 @@ class _GCPause:
 gc_paused = _GCPause()
 
 
-def loads_exact(data: bytes | str) -> Any:
+def loads_exact(data: bytes | str | RowsJSON) -> Any:
     """Decode JSON with every non-integral number as an exact ``Decimal``."""
+    text: bytes | str | memoryview = data.array if isinstance(data, RowsJSON) else data
     try:
         with gc_paused():
             if _EXACT is not None:
-                return _EXACT.decode(data)
-            return json.loads(data, parse_float=Decimal)
+                return _EXACT.decode(text)
+            return json.loads(bytes(text) if isinstance(text, memoryview) else text, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as exc:  # msgspec.DecodeError and JSONDecodeError
         raise MalformedJSON(str(exc)) from None
 
@@ -119,11 +152,12 @@ def split_envelope(body: bytes, *, use_fast: bool | None = None) -> Envelope:
         except msgspec.DecodeError as exc:
             raise MalformedJSON(str(exc)) from None
         else:
-            raw = bytes(env.value)
-            if raw[:1] == b"[":
-                return Envelope(raw, env.next_link, env.count)
-            if not raw:  # no "value": a single entity
-                return Envelope(b"[" + body + b"]", None, None)
+            # A view, not bytes(...): the 5 MB array is not copied (the view keeps the body alive).
+            array = memoryview(env.value)
+            if array[:1].tobytes() == b"[":
+                return Envelope(RowsJSON(array, body), env.next_link, env.count)
+            if not array:  # no "value": a single entity
+                return Envelope(RowsJSON(b"[" + body + b"]"), None, None)
     document = loads_exact(body)
     if isinstance(document, list):
         return Envelope(document, None, None)
@@ -150,26 +184,39 @@ class PageDecoder:
         self.columns = tuple(columns)
         self.rows = RowDecoder(self.columns, table)
         fast = HAVE_MSGSPEC if use_fast is None else use_fast
-        self._typed = _TypedDecoder.build(self.columns) if fast and msgspec is not None else None
+        self._typed: TypedDecoder | None = None
+        if fast and msgspec is not None:
+            from .typed import TypedDecoder
+
+            self._typed = TypedDecoder.build(self.columns)
+        self._tuned = False
 
     @property
     def fast(self) -> bool:
         """Whether pages of this column set are decoded by msgspec."""
         return self._typed is not None
 
-    def decode(self, rows: bytes | list[Any], first_row: int = 1) -> list[tuple[Any, ...]]:
+    def decode(self, rows: PageRows, first_row: int = 1) -> list[tuple[Any, ...]]:
         """Typed tuples for a page's rows; ``first_row`` numbers ``rows[0]`` for error messages."""
         with gc_paused():
             return self._decode(rows, first_row)
 
-    def _decode(self, rows: bytes | list[Any], first_row: int) -> list[tuple[Any, ...]]:
+    def _decode(self, rows: PageRows, first_row: int) -> list[tuple[Any, ...]]:
         if isinstance(rows, list):
             return self.rows.decode_rows(rows, first_row)
         if self._typed is not None and msgspec is not None:
+            from .typed import Refused
+
             try:
-                return self._typed.decode(rows)
-            except (msgspec.ValidationError, _Refused, ConversionFailure):
+                result = self._typed.decode(rows.array if isinstance(rows, RowsJSON) else rows)
+            except (msgspec.ValidationError, Refused, ConversionFailure):
                 pass  # the reference path decides: an accepted edge case, or a precise DataError
+            else:
+                if not self._tuned and result:
+                    # Once, on the first page: which columns repeat their values (see .typed).
+                    self._tuned = True
+                    self._typed = self._typed.tuned(result)
+                return result
         document = loads_exact(rows)
         if not isinstance(document, list):
             raise MalformedJSON("expected a JSON array of rows")
@@ -195,145 +242,13 @@ if msgspec is not None:
     _ENVELOPE = msgspec.json.Decoder(_Envelope)
 
 
-def _msgspec_type(edm_type: str) -> Any:
-    """The type msgspec decodes a column into, or Any when the reference converter must run."""
-    edm = normalize_edm_type(edm_type)
-    if edm in INT_RANGES:
-        low, high = INT_RANGES[edm]
-        return Annotated[int, msgspec.Meta(ge=low, le=high)]
-    return {
-        "Edm.String": str,
-        "Edm.Guid": uuid.UUID,
-        "Edm.Boolean": bool,
-        "Edm.Decimal": Decimal,
-        "Edm.Double": float,
-        "Edm.Single": float,
-        "Edm.DateTimeOffset": dt.datetime,
-        "Edm.Date": dt.date,
-        "Edm.Binary": bytes,
-    }.get(edm, Any)
-
-
-def _to_utc(value: dt.datetime) -> dt.datetime:
-    # msgspec keeps the offset it read; DateTimeOffset values are returned in UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _refuse(value: Any) -> Any:
-    # Sends the page to the reference path, which raises the DataError naming table, column, row.
-    raise _Refused
-
-
-class _Refused(Exception):
-    """A value the fast path accepted but OData does not allow."""
-
-
-class _Node:
-    """One JSON object level of the struct tree: key -> leaf edm type or child node."""
-
-    def __init__(self) -> None:
-        self.leaves: dict[str, str] = {}
-        self.children: dict[str, _Node] = {}
-
-
-class _TypedDecoder:
-    """A generated msgspec struct type for a column set and the comprehension that reads it."""
-
-    def __init__(
-        self, decode: Callable[[bytes], Any], extract: Callable[[Any], list[tuple[Any, ...]]]
-    ) -> None:
-        self._decode = decode
-        self._extract = extract
-
-    def decode(self, raw: bytes) -> list[tuple[Any, ...]]:
-        return self._extract(self._decode(raw))
-
-    @classmethod
-    def build(cls, columns: Sequence[OutputColumn]) -> _TypedDecoder | None:
-        """None when the column set cannot be typed (a key used both as a value and an object)."""
-        root = _Node()
-        for col in columns:
-            if not col.path:
-                continue
-            node = root
-            for key in col.path[:-1]:
-                if key in node.leaves:
-                    return None
-                node = node.children.setdefault(key, _Node())
-            leaf = col.path[-1]
-            edm = normalize_edm_type(col.edm_type)
-            if leaf in node.children or node.leaves.get(leaf, edm) != edm:
-                return None
-            node.leaves[leaf] = edm
-        counter = itertools.count()
-        fields: dict[tuple[str, ...], str] = {}  # JSON path -> attribute name in its struct
-        row_type = _define(root, (), fields, counter)
-        decoder = msgspec.json.Decoder(list[row_type], float_hook=Decimal)  # type: ignore[valid-type,unused-ignore]
-        return cls(decoder.decode, _generate_extract(columns, fields))
-
-
-def _define(node: _Node, prefix: tuple[str, ...], fields: dict[tuple[str, ...], str], counter: Any) -> Any:
-    spec: list[tuple[str, Any, Any]] = []
-    rename: dict[str, str] = {}
-    for key, edm in node.leaves.items():
-        name = f"f{next(counter)}"
-        path = (*prefix, key)
-        fields[path] = name
-        spec.append((name, Optional[_msgspec_type(edm)], None))  # noqa: UP045 -- runtime type
-        rename[name] = key
-    for key, child in node.children.items():
-        name = f"f{next(counter)}"
-        path = (*prefix, key)
-        fields[path] = name
-        child_type = _define(child, path, fields, counter)
-        spec.append((name, Optional[child_type], None))  # noqa: UP045 -- runtime type
-        rename[name] = key
-    return msgspec.defstruct(f"_Row{next(counter)}", spec, rename=rename, gc=False)
-
-
-def _generate_extract(
-    columns: Sequence[OutputColumn], fields: dict[tuple[str, ...], str]
-) -> Callable[[Any], list[tuple[Any, ...]]]:
-    """``def extract(rows): return [(r.f0, ..., ) for r in rows]`` for this column set."""
-    namespace: dict[str, Any] = {"UTC": UTC, "to_utc": _to_utc, "refuse": _refuse}
-    items: list[str] = []
-    for index, col in enumerate(columns):
-        if not col.path:
-            items.append("None")
-            continue
-        # Walk the nested structs: None as soon as an expanded object is null.
-        expr = "r"
-        guards: list[str] = []
-        for depth in range(1, len(col.path)):
-            var = f"n{index}_{depth}"
-            guards.append(f"({var} := {expr}.{fields[col.path[:depth]]}) is None")
-            expr = var
-        expr = f"{expr}.{fields[col.path]}"
-        edm = normalize_edm_type(col.edm_type)
-        value = f"v{index}"
-        if edm == "Edm.DateTimeOffset":
-            expr = f"({value} if ({value} := {expr}) is None or {value}.tzinfo is UTC else to_utc({value}))"
-        elif edm == "Edm.Decimal":
-            # msgspec also reads the strings "NaN"/"Infinity" as decimals; OData has no such values.
-            expr = f"({value} if ({value} := {expr}) is None or {value}.is_finite() else refuse({value}))"
-        elif _msgspec_type(edm) is Any and converter_for(edm).__name__ != "identity":
-            namespace[f"c{index}"] = converter_for(edm)
-            expr = f"(None if ({value} := {expr}) is None else c{index}({value}))"
-        for guard in reversed(guards):
-            expr = f"(None if {guard} else {expr})"
-        items.append(expr)
-    body = ", ".join(items) + ("," if len(items) == 1 else "")
-    source = f"def extract(rows):\n    return [({body}) for r in rows]\n"
-    exec(compile(source, "<d365conn page extractor>", "exec"), namespace)  # noqa: S102 -- our code
-    extract: Callable[[Any], list[tuple[Any, ...]]] = namespace["extract"]
-    return extract
-
-
 __all__ = [
     "HAVE_MSGSPEC",
     "Envelope",
     "MalformedJSON",
     "PageDecoder",
+    "PageRows",
+    "RowsJSON",
     "gc_paused",
     "loads_exact",
     "split_envelope",

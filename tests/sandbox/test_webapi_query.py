@@ -191,14 +191,11 @@ def test_aggregate_limit_answers_0x8004E023(api: Api, monkeypatch: pytest.Monkey
         "$skip=10",
         "$search=contoso",
         "$format=json",
-        "$select=nosuchcolumn",
         "$filter=" + quote("name eq"),
         "$filter=" + quote("name in ('a','b')"),
         "$filter=" + quote("tolower(name) eq 'a'"),
         "$filter=" + quote("name eq 5"),
-        "$orderby=nosuch",
         "$Top=1",
-        "$expand=nosuchnav",
         "$apply=" + quote("groupby((createdon))"),
         "$apply=" + quote("groupby((industrycode),aggregate($count as n))") + "&$orderby=n",
     ],
@@ -207,6 +204,28 @@ def test_refusals_use_the_real_error_shape(api: Api, query: str) -> None:
     response = api.get("accounts?" + query)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "0x80060888"
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("$select=Name", "Name"),  # names are case-sensitive: Microsoft Learn's own example
+        ("$select=nosuchcolumn", "nosuchcolumn"),
+        ("$orderby=nosuch", "nosuch"),
+        ("$filter=" + quote("nosuch eq 1"), "nosuch"),
+        ("$expand=nosuchnav", "nosuchnav"),
+    ],
+)
+def test_unknown_names_answer_as_the_odata_parser_does(api: Api, query: str, name: str) -> None:
+    # "Troubleshoot Dataverse Web API client errors": GET accounts?$select=Name -> 400, code "0x0".
+    response = api.get("accounts?" + query)
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {
+            "code": "0x0",
+            "message": f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.account'.",
+        }
+    }
 
 
 def test_rows_by_key_alternate_key_and_property(api: Api) -> None:
