@@ -151,11 +151,13 @@ def run_apply(  # noqa: PLR0917 - internal helper; every call site names its arg
         else:
             operand = compiler.path(aggregation.prop.split("/"))
             function = METHODS[aggregation.method]
-            select.append(
-                f"{function}({operand.sql}))"
-                if function.endswith("DISTINCT")
-                else f"{function}({operand.sql})"
-            )
+            summed = f"{function}({operand.sql})"
+            if function == "SUM" and operand.column is not None and operand.column.edm == "Edm.Decimal":
+                # Decimals are stored as SQLite REALs; SQL Server adds them exactly at the column's
+                # scale (money: 4 places), so the sum is rounded there instead of carrying float noise.
+                places = 4 if operand.column.kind == "Money" else operand.column.precision
+                summed = f"ROUND({summed}, {places})"
+            select.append(f"{function}({operand.sql}))" if function.endswith("DISTINCT") else summed)
         names.append(aggregation.alias)
     if not select:
         raise unsupported("The $apply option needs a groupby or an aggregate transformation.")

@@ -58,6 +58,10 @@ class Transport:
         #: Number of HTTP requests sent (every attempt counts).
         self.requests_sent = 0
         self._lock = threading.Lock()
+        #: ``time.monotonic()`` before which no request is sent: a 429's Retry-After holds every
+        #: thread of the connection (the service's limits are per user, so the other workers of a
+        #: partitioned scan would only collect 429s of their own and lengthen the penalty).
+        self._hold_until = 0.0
         self._closed = False
         self._secrets = tuple(s for s in (config.proxy_password, config.client_secret, config.password) if s)
 
@@ -163,6 +167,7 @@ class Transport:
         replayed_401 = False
         while True:
             limit.check(f"waiting to send {method} {_path(url)}")
+            self._wait_for_hold(limit, cancel)
             authorization = self.token_source.authorization()
             outcome = self._attempt(
                 method=method, url=url, headers=headers, body=body, authorization=authorization, limit=limit
@@ -205,6 +210,9 @@ class Transport:
                 )  # fmt: skip
             retries += 1
             wait = self.policy.delay(retries, retry_after)
+            if failure is Failure.THROTTLED:
+                with self._lock:
+                    self._hold_until = max(self._hold_until, time.monotonic() + wait)
             left = limit.remaining()
             if left is not None and wait >= left:
                 if failure is Failure.THROTTLED:
@@ -217,11 +225,30 @@ class Transport:
                 wait = left
             log.debug("%s %s: %s, retry %d of %d in %.2f s",
                       method, _path(url), failure.value, retries, self.policy.retries, wait)  # fmt: skip
+
             if cancel is not None:
                 if cancel.wait(wait):
                     raise exc.InterfaceError("the page stream was closed")
             else:
                 time.sleep(wait)
+
+    def _wait_for_hold(self, limit: Deadline, cancel: threading.Event | None) -> None:
+        """Wait while another thread's 429 holds the connection (bounded by the statement's time)."""
+        wait = self._hold_until - time.monotonic()
+        if wait <= 0:
+            return
+        left = limit.remaining()
+        if left is not None and wait >= left:
+            raise exc.ThrottledError(
+                f"the service throttled this connection for another {wait:.0f} s, longer than the "
+                "statement has left (StatementTimeout)",
+                retry_after=wait, status=THROTTLED,
+            )
+        if cancel is not None:
+            if cancel.wait(wait):
+                raise exc.InterfaceError("the page stream was closed")
+        else:
+            time.sleep(wait)
 
     def _attempt(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from decimal import Decimal
 from typing import Any
@@ -270,3 +271,41 @@ def test_an_unrenewable_token_surfaces_the_token_sources_error(service: FakeServ
     with pytest.raises(exc.AuthenticationError, match="d365conn login"):
         transport.get_json(service.url + "accounts")
     assert len(service.get_requests()) == 1
+
+
+def test_a_429_holds_every_thread_of_the_connection(service: FakeService, transport: Any) -> None:
+    # Service protection limits are per user: once one request is told to wait, the connection's
+    # other threads (a partitioned scan's workers) wait too instead of collecting 429s of their own.
+    arrivals: list[tuple[str, float]] = []
+    lock = threading.Lock()
+
+    def handler(request: Request) -> Reply:
+        with lock:
+            arrivals.append((request.path, time.monotonic()))
+            first = len(arrivals) == 1
+        if first:
+            return Reply(429, THROTTLE_BODY, {"Retry-After": "1"})
+        return Reply(200, {"value": [{"n": 1}]})
+
+    service.handler = handler
+    first = threading.Thread(target=transport.get_json, args=(service.url + "accounts",))
+    first.start()
+    while not arrivals:
+        time.sleep(0.01)
+    time.sleep(0.2)  # the 429 has been answered: the hold is set
+    assert transport.get_json(service.url + "contacts") == {"value": [{"n": 1}]}
+    first.join(5)
+    throttled_at = arrivals[0][1]
+    contacts = [at for path, at in arrivals if "contacts" in path]
+    assert len(contacts) == 1 and contacts[0] - throttled_at >= 0.95  # sent only after Retry-After
+    assert len(arrivals) == 3
+
+
+def test_a_hold_longer_than_the_statement_fails_at_once(service: FakeService, transport: Any) -> None:
+    service.handler = _script(Reply(429, THROTTLE_BODY, {"Retry-After": "30"}))
+    with pytest.raises(exc.ThrottledError):
+        transport.get_json(service.url + "accounts", deadline=time.monotonic() + 2)
+    started = time.monotonic()
+    with pytest.raises(exc.ThrottledError, match="throttled this connection"):
+        transport.get_json(service.url + "accounts", deadline=time.monotonic() + 2)
+    assert time.monotonic() - started < 1.0
