@@ -154,9 +154,12 @@ def run_apply(  # noqa: PLR0917 - internal helper; every call site names its arg
             summed = f"{function}({operand.sql})"
             if function == "SUM" and operand.column is not None and operand.column.edm == "Edm.Decimal":
                 # Decimals are stored as SQLite REALs; SQL Server adds them exactly at the column's
-                # scale (money: 4 places), so the sum is rounded there instead of carrying float noise.
+                # scale (money: 4 places), without the float noise a REAL sum would carry.
+                # Each value is read as a whole number of 10^-places units (exact below 2^53) and the
+                # integers are added exactly; one division gives the nearest double to the true sum.
                 places = 4 if operand.column.kind == "Money" else operand.column.precision
-                summed = f"ROUND({summed}, {places})"
+                unit = 10**places
+                summed = f"CAST(SUM(CAST(ROUND({operand.sql} * {unit}) AS INTEGER)) AS REAL) / {unit}"
             select.append(f"{function}({operand.sql}))" if function.endswith("DISTINCT") else summed)
         names.append(aggregation.alias)
     if not select:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 import pytest
@@ -176,6 +177,26 @@ def test_apply_groupby_and_aggregate(api: Api) -> None:
     assert {r["statuscode"] for r in grouped["value"]} <= {1, 2}
     total = api.get("opportunities?$apply=aggregate($count as n)").json()["value"][0]["n"]
     assert total == ROWS // 2
+
+
+def test_sums_of_decimals_are_exact_at_the_columns_scale(api: Api) -> None:
+    # SQL Server adds decimals exactly; the sandbox stores them as floats and must not leak the noise.
+    from decimal import Decimal
+
+    rows: list[dict[str, float | None]] = []
+    url: str | None = api.url + "accounts?$select=exchangerate,revenue"
+    while url:
+        page = api.session.get(url).json()
+        rows += page["value"]
+        url = page.get("@odata.nextLink")
+    body = api.get(
+        "accounts?$apply=" + quote("aggregate(exchangerate with sum as rates,revenue with sum as money)")
+    ).content
+    summed = json.loads(body, parse_float=Decimal)["value"][0]
+    rates = sum(Decimal(repr(r["exchangerate"])) for r in rows if r["exchangerate"] is not None)
+    money = sum(Decimal(repr(r["revenue"])) for r in rows if r["revenue"] is not None)
+    assert summed["rates"] == rates.quantize(Decimal("1e-10"))
+    assert summed["money"] == money.quantize(Decimal("1e-4"))
 
 
 def test_aggregate_limit_answers_0x8004E023(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
