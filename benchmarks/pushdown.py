@@ -95,8 +95,8 @@ def _pair(name: str, value: Any) -> int:
 
 def service_mandated_bytes(body: bytes, answer_columns: list[str]) -> int:
     """Bytes of a response body that Dataverse sends whatever the query: the ``@odata.context`` URL,
-    every row's ``@odata.etag``, the primary key when the answer does not include it, and the
-    ``_transactioncurrencyid_value`` that comes with any money column."""
+    every row's (and expanded row's) ``@odata.etag``, the primary key when the answer does not
+    include it, and the ``_transactioncurrencyid_value`` that comes with any money column."""
     try:
         document = json.loads(body)
     except ValueError:
@@ -105,12 +105,23 @@ def service_mandated_bytes(body: bytes, answer_columns: list[str]) -> int:
         return 0
     wanted = {c.lower() for c in answer_columns}
     total = _pair("@odata.context", document["@odata.context"]) if "@odata.context" in document else 0
-    for row in document.get("value", []) if isinstance(document.get("value"), list) else []:
-        if not isinstance(row, dict):
-            continue
-        for name in ("@odata.etag", "_transactioncurrencyid_value", *PRIMARY_KEYS):
-            if name in row and name not in wanted and name.strip("_").removesuffix("_value") not in wanted:
-                total += _pair(name, row[name])
+    rows = document.get("value")
+    return total + sum(_row_mandated(row, wanted) for row in rows) if isinstance(rows, list) else total
+
+
+def _row_mandated(row: Any, wanted: set[str]) -> int:
+    """A row's etag, key and currency id, and those of the related rows expanded into it."""
+    if not isinstance(row, dict):
+        return 0
+    total = 0
+    for name, value in row.items():
+        if name in ("@odata.etag", "_transactioncurrencyid_value", *PRIMARY_KEYS):
+            if name not in wanted and name.strip("_").removesuffix("_value") not in wanted:
+                total += _pair(name, value)
+        elif isinstance(value, dict):  # a single-valued $expand
+            total += _row_mandated(value, wanted)
+        elif isinstance(value, list):  # a collection-valued $expand
+            total += sum(_row_mandated(item, wanted) for item in value)
     return total
 
 

@@ -63,14 +63,27 @@ class RawPage:
     raw_bytes: int
 
 
-def prefer_header(*, annotations: bool, page_size: int | None) -> dict[str, str]:
-    """The ``Prefer`` header sent with every page of a query (empty when nothing is preferred)."""
+def prefer_header(*, annotations: bool | str, page_size: int | None) -> dict[str, str]:
+    """The ``Prefer`` header sent with every page of a query (empty when nothing is preferred).
+
+    ``annotations`` is True for :data:`ANNOTATIONS`, or the comma list of the ones wanted."""
     preferences = []
     if page_size:
         preferences.append(f"odata.maxpagesize={page_size}")
     if annotations:
-        preferences.append(f'odata.include-annotations="{ANNOTATIONS}"')
+        wanted = ANNOTATIONS if annotations is True else annotations
+        preferences.append(f'odata.include-annotations="{wanted}"')
     return {"Prefer": ",".join(preferences)} if preferences else {}
+
+
+def annotations_for(scan: Scan) -> bool | str:
+    """The annotations a scan's columns read (``<x>name`` reads FormattedValue only, ``<x>type`` the
+    lookup's logical name), so no page carries one nobody reads; True (:data:`ANNOTATIONS`) when
+    the scan asks for annotations without naming them in its columns."""
+    if not scan.annotations:
+        return False
+    terms = sorted({part.split("@", 1)[1] for c in scan.columns for part in c.path if "@" in part[1:]})
+    return ",".join(terms) if terms else True
 
 
 class _Fetch:
@@ -109,7 +122,7 @@ class PageStream:
         transport: Transport,
         url: str,
         *,
-        annotations: bool = False,
+        annotations: bool | str = False,
         page_size: int | None = None,
         deadline: float | None = None,
     ) -> None:
@@ -256,7 +269,7 @@ def scan_pages(
     # whole scan: an open cursor must not leave the user's process without a collector. A whole-scan
     # pause was measured and gave no gain in interleaved runs (docs/performance.md).
     with PageStream(
-        transport, url, annotations=scan.annotations, page_size=page_size, deadline=deadline
+        transport, url, annotations=annotations_for(scan), page_size=page_size, deadline=deadline
     ) as stream:
         for page in stream:
             rows = page.envelope.rows

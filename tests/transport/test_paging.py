@@ -11,7 +11,8 @@ import pytest
 
 from d365conn import exceptions as exc
 from d365conn.planner.plan import ODataQuery, OutputColumn, Scan
-from d365conn.transport import ANNOTATIONS, encode_json, scan_batches, scan_rows
+from d365conn.transport import ANNOTATIONS, encode_json, prefer_header, scan_batches, scan_rows
+from d365conn.transport.paging import annotations_for
 
 from .conftest import TOKEN_PREFIX, FakeService, FakeTokens, Reply, Request, page
 
@@ -304,3 +305,25 @@ def test_relative_next_link_and_a_link_loop(service: FakeService, transport: Any
     )
     with pytest.raises(exc.InternalError, match="again"):
         list(transport.iter_pages(service.url + "accounts?$skiptoken=9"))
+
+
+def test_a_scan_asks_only_for_the_annotations_its_columns_read() -> None:
+    formatted = "OData.Community.Display.V1.FormattedValue"
+    logical = "Microsoft.Dynamics.CRM.lookuplogicalname"
+
+    def scan(*paths: str, annotations: bool = True) -> Scan:
+        columns = tuple(OutputColumn(f"c{i}", "Edm.String", (p,)) for i, p in enumerate(paths))
+        query = ODataQuery(resource="accounts")
+        return Scan(alias="a", table="account", query=query, columns=columns, annotations=annotations)
+
+    assert annotations_for(scan("name", f"_primarycontactid_value@{formatted}")) == formatted
+    both = annotations_for(scan(f"_ownerid_value@{logical}", f"industrycode@{formatted}", "@odata.etag"))
+    assert both == f"{logical},{formatted}"
+    assert annotations_for(scan("name", annotations=False)) is False
+    assert annotations_for(scan("name")) is True  # asked for without naming them: the default list
+    assert prefer_header(annotations=True, page_size=None) == {
+        "Prefer": f'odata.include-annotations="{ANNOTATIONS}"'
+    }
+    assert prefer_header(annotations=formatted, page_size=500) == {
+        "Prefer": f'odata.maxpagesize=500,odata.include-annotations="{formatted}"'
+    }
