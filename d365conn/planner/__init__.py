@@ -16,7 +16,9 @@ How it decides, in order (modules in brackets):
    Aggregates carry a ``fallback`` plan for the 50,000-row aggregate limit.
 3. General (:mod:`.general`): one scan per table reference with its pushable conjuncts and exactly
    the columns used; the rest in DuckDB SQL with the service's semantics (``Plan.collation``,
-   NULLs lowest, LIKE as ILIKE or a regular expression for T-SQL ``[...]``).
+   NULLs lowest, LIKE as ILIKE or a regular expression for T-SQL ``[...]``), T-SQL's date functions
+   with T-SQL's meaning (:mod:`.tsqldates`), and the result columns named as the statement writes
+   them (:mod:`.outnames`: names resolve case-insensitively, but are reported as written).
 4. Predicates (:mod:`.filters`, :mod:`.like`) follow the capability row (:mod:`.capabilities`);
    ``IN (SELECT ...)`` in a direct plan becomes a prerequisite run first.
 5. Writes are refused (NotSupportedError) until the write path plans them beside these stages.

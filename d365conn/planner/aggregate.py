@@ -11,6 +11,7 @@ service's aggregate row limit (50,000 on Dataverse).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 
@@ -18,6 +19,7 @@ from sqlglot import exp
 
 from d365conn import exceptions as exc
 from d365conn.catalog.model import Column
+from d365conn.planner.aggtypes import NUMERIC_TYPES, AggregateType, aggregate_type
 from d365conn.planner.context import PlanContext, output_column
 from d365conn.planner.names import Source, resolve_column
 from d365conn.planner.plan import ODataQuery, OutputColumn, Plan, Scan
@@ -76,7 +78,9 @@ def plan_grouped(  # noqa: PLR0917
     # COUNT(*) alone, without $apply: the exact count from <set>/$count where it is exact.
     if not keys and len(items) == 1 and _is_count_star(items[0].expr) and not caps.apply and caps.count_path:
         query = ODataQuery(resource=f"{base.table.entity_set}/$count", filter=filter_text)
-        out = OutputColumn(items[0].name, "Edm.Int64", ("$count",), nullable=False)
+        # Nullable as every aggregate is described (see planner/aggtypes.py): the local engine's
+        # description cannot say otherwise, and the two must agree.
+        out = OutputColumn(items[0].name, "Edm.Int64", ("$count",))
         scan = Scan(
             alias=scan_alias(ctx, base), table=base.table.name, query=query, columns=(out,), kind="count"
         )
@@ -99,13 +103,18 @@ def plan_grouped(  # noqa: PLR0917
         if item.column is not None:
             if item.column not in keys:
                 raise NotDirect("column neither grouped nor aggregated")
-            columns.append(output_column(item.name, item.column, (item.column.property or item.column.name,)))
+            key = output_column(item.name, item.column, (item.column.property or item.column.name,))
+            # Described as nullable as the fallback (the local engine) describes every column, so the
+            # description does not change when the service refuses the aggregate.
+            columns.append(dataclasses.replace(key, nullable=True))
             continue
         alias = _agg_alias(item.name, used, len(aggs))
         used.add(alias.lower())
-        text, edm = _aggregate(item.expr, base, alias, ctx)
+        text, rule = _aggregate(item.expr, base, alias, ctx)
         aggs.append(text)
-        columns.append(OutputColumn(item.name, edm, (alias,), nullable=not text.startswith("$count")))
+        columns.append(
+            OutputColumn(item.name, rule.edm_type, (alias,), precision=rule.precision, scale=rule.scale)
+        )
     steps: list[str] = []
     if filter_text is not None:
         steps.append(f"filter({filter_text})")
@@ -157,7 +166,7 @@ def plan_grouped(  # noqa: PLR0917
         if len(set(names)) != len(names):
             raise NotDirect("duplicate names under a local tail")
         orderby = tuple(pushed) if order_pushed else ()
-        local = tail_sql(scan_alias(ctx, base), tail, count, offset, where=having)
+        local = tail_sql(scan_alias(ctx, base), tail, count, offset, where=having, columns=columns)
         notes.append("HAVING of the aggregate runs locally")
     elif order_pushed and not offset:
         limit = count  # $top is not sent with $apply: only the client stops early
@@ -166,7 +175,7 @@ def plan_grouped(  # noqa: PLR0917
         if len(set(names)) != len(names):
             raise NotDirect("duplicate names under a local tail")
         orderby = () if not order_pushed else tuple(pushed)
-        local = tail_sql(scan_alias(ctx, base), [] if order_pushed else tail, count, offset)
+        local = tail_sql(scan_alias(ctx, base), [] if order_pushed else tail, count, offset, columns=columns)
         notes.append("ORDER BY/OFFSET of the aggregate runs locally")
     query = ODataQuery(resource=base.table.entity_set, apply=apply, orderby=orderby)
     return single_scan_plan(
@@ -244,10 +253,12 @@ def _agg_alias(name: str, used: set[str], n: int) -> str:
     return alias
 
 
-def _aggregate(node: exp.Expr, base: Source, alias: str, ctx: PlanContext) -> tuple[str, str]:
-    """One aggregate as ``$apply`` text and the Edm type of its result."""
+def _aggregate(node: exp.Expr, base: Source, alias: str, ctx: PlanContext) -> tuple[str, AggregateType]:
+    """One aggregate as ``$apply`` text and the type of its result (the rule of planner/aggtypes.py,
+    which the local engine's fallback follows too)."""
+    count = AggregateType("Edm.Int64")
     if _is_count_star(node):
-        return f"$count as {alias}", "Edm.Int32"
+        return f"$count as {alias}", count
     if isinstance(node, exp.Count) and isinstance(node.this, exp.Distinct):
         args = node.this.expressions
         if (
@@ -259,29 +270,16 @@ def _aggregate(node: exp.Expr, base: Source, alias: str, ctx: PlanContext) -> tu
         _, col = resolve_column(args[0], [base])
         if col.role not in ("attribute", "choice", "lookup"):
             raise NotDirect("aggregate column")
-        return f"{col.property or col.name} with countdistinct as {alias}", "Edm.Int32"
+        return f"{col.property or col.name} with countdistinct as {alias}", count
     method = _AGG_METHODS.get(type(node))
     if method is None or method not in ctx.caps.apply_methods or not isinstance(node.this, exp.Column):
         raise NotDirect("aggregate")
     _, col = resolve_column(node.this, [base])
     if col.role not in ("attribute", "choice"):
         raise NotDirect("aggregate column")
-    numeric = col.edm_type in (
-        "Edm.Int16",
-        "Edm.Int32",
-        "Edm.Int64",
-        "Edm.Decimal",
-        "Edm.Double",
-        "Edm.Single",
-    )
-    if method in ("sum", "average") and not numeric:
+    if method in ("sum", "average") and col.edm_type not in NUMERIC_TYPES:
         raise NotDirect("sum/average of a non-number")
-    if method == "sum":
-        edm = "Edm.Int64" if col.edm_type.startswith("Edm.Int") else col.edm_type
-    elif method == "average":
-        # An average is a double, as the local engine (the fallback) computes it: one result type
-        # whichever side answers.
-        edm = "Edm.Double"
-    else:
-        edm = col.edm_type
-    return f"{col.property or col.name} with {method} as {alias}", edm
+    rule = aggregate_type("avg" if method == "average" else method, col.edm_type, col.precision, col.scale)
+    if rule is None:
+        raise NotDirect("aggregate of this type")
+    return f"{col.property or col.name} with {method} as {alias}", rule

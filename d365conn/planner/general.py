@@ -21,6 +21,7 @@ limit + offset), while the local SQL still applies them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from d365conn.catalog.model import Column, Table
 from d365conn.exceptions import NotSupportedError, ProgrammingError
+from d365conn.planner.aggtypes import cast_local_aggregates
 from d365conn.planner.catalog_views import VIEWS, relation_for
 from d365conn.planner.context import (
     ANNOTATED_ROLES,
@@ -45,6 +47,7 @@ from d365conn.planner.filters import FilterWriter, ValueDependent, join_and
 from d365conn.planner.like import local_like, parse_pattern
 from d365conn.planner.names import Source, column_of, resolve_table, unknown
 from d365conn.planner.orsplit import branch_alias, split_or, union_of
+from d365conn.planner.outnames import mark_written, restore_written
 from d365conn.planner.plan import GUID_KEY_MACRO, ODataQuery, Plan, ResultColumn, Scan
 from d365conn.planner.shape import (
     NotDirect,
@@ -54,6 +57,7 @@ from d365conn.planner.shape import (
     read_limit,
     service_nulls_first,
 )
+from d365conn.planner.tsqldates import localise_dates
 from d365conn.planner.values import NotLiteral, Slot, Unpushable, literal_of
 
 _SQL_TYPES = {
@@ -118,6 +122,7 @@ def plan_general(statement: exp.Expr, ctx: PlanContext) -> Plan:
     """Scans for every table and DuckDB SQL for the rest."""
     tree = statement.copy()
     original_names = _outer_names(tree, ctx.dialect)
+    mark_written(tree, ctx.dialect)
     ctes = {cte.alias_or_name.casefold() for cte in tree.find_all(exp.CTE)}
     _mark_recursive(tree)
     scans: dict[str, _ScanState] = {}
@@ -166,6 +171,7 @@ def plan_general(statement: exp.Expr, ctx: PlanContext) -> Plan:
     # Columns are counted after pushdown: a column only the service filters on is not fetched.
     for scope in traverse_scope(tree):
         _collect_columns(scope, scans)
+    cast_local_aggregates(tree, _scan_column_resolver(tree, scans))
     _localise(tree, ctx)
     if ctx.caps.guid_order == "sqlserver":
         _order_guids_as_service(tree, schema)
@@ -178,6 +184,7 @@ def plan_general(statement: exp.Expr, ctx: PlanContext) -> Plan:
                 if col is not None:
                     state.needed.setdefault(col.name, col)
             tree = tree.with_(state.alias, as_=union_of(state.alias, len(state.branches)))
+    restore_written(tree, {rel: {k.casefold(): k for k in cols} for rel, cols in _schema_items(schema)})
     local_sql = tree.sql(dialect="duckdb")
     scan_list = tuple(scan for state in scans.values() for scan in _build_scans(state, ctx))
     columns = _result_columns(tree, schema, original_names)
@@ -193,6 +200,10 @@ def plan_general(statement: exp.Expr, ctx: PlanContext) -> Plan:
         catalog_tables=_catalog_tables(tree) if catalog_relations else None,
         collation=ctx.caps.collation,
     )
+
+
+def _schema_items(schema: dict[str, object]) -> list[tuple[str, dict[str, str]]]:
+    return [(rel, cols) for rel, cols in schema.items() if isinstance(cols, dict)]
 
 
 def _mark_recursive(tree: exp.Expr) -> None:
@@ -243,6 +254,37 @@ def _collect_columns(scope: Scope, scans: dict[str, _ScanState]) -> None:
             catalog_col = column_of(state.table, col.name)
             if catalog_col is not None:
                 state.needed.setdefault(catalog_col.name, catalog_col)
+
+
+def _scan_column_resolver(
+    tree: exp.Expr, scans: dict[str, _ScanState]
+) -> Callable[[exp.Column], Column | None]:
+    """The catalog column each qualified column reference of ``tree`` reads, if it reads a scan --
+    directly, or through derived tables and CTEs that pass the column on unchanged."""
+    scope_of: dict[int, Scope] = {}
+    for scope in traverse_scope(tree):
+        for col in scope.columns:
+            scope_of[id(col)] = scope
+
+    def resolve(col: exp.Column, scope: Scope, depth: int) -> Column | None:
+        found = _source_of(scope, col.table)
+        if found is None or depth > 32:
+            return None
+        source = found[1]
+        if isinstance(source, exp.Table):
+            return column_of(scans[source.name].table, col.name) if source.name in scans else None
+        if isinstance(source, Scope) and isinstance(source.expression, exp.Select):
+            for projection in source.expression.expressions:
+                inner = projection.this if isinstance(projection, exp.Alias) else projection
+                if projection.alias_or_name == col.name and isinstance(inner, exp.Column):
+                    return resolve(inner, source, depth + 1)
+        return None
+
+    def column(node: exp.Column) -> Column | None:
+        scope = scope_of.get(id(node))
+        return None if scope is None else resolve(node, scope, 0)
+
+    return column
 
 
 def _scan_sources(scope: Scope, scans: dict[str, _ScanState]) -> dict[str, _ScanState]:
@@ -439,6 +481,8 @@ def _localise(tree: exp.Expr, ctx: PlanContext) -> None:
     for ordered in tree.find_all(exp.Ordered):
         if not ctx.explicit_nulls:
             ordered.set("nulls_first", service_nulls_first(bool(ordered.args.get("desc")), ctx))
+    if ctx.dialect == "tsql":
+        localise_dates(tree)
     if ctx.slots is not None:
         for placeholder in list(tree.find_all(exp.Placeholder)):
             value = literal_of(placeholder)
@@ -455,7 +499,6 @@ def _order_guids_as_service(tree: exp.Expr, schema: dict[str, object]) -> None:
     engine's ``d365_guid_key()`` macro (see ``engine.py``), so ties and ranges agree with the service's.
     """
 
-
     def is_guid(node: exp.Expr) -> bool:
         columns = schema.get(node.table) if isinstance(node, exp.Column) and node.table else None
         return isinstance(columns, dict) and columns.get(node.name) == "UUID"
@@ -468,7 +511,8 @@ def _order_guids_as_service(tree: exp.Expr, schema: dict[str, object]) -> None:
         if not term.table:  # an output name of the SELECT: look at what it names
             select = ordered.find_ancestor(exp.Select)
             named = [
-                e.this for e in (select.expressions if select is not None else [])
+                e.this
+                for e in (select.expressions if select is not None else [])
                 if isinstance(e, exp.Alias) and e.alias == term.name
             ]
             guid = len(named) == 1 and is_guid(named[0])

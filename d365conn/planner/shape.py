@@ -117,12 +117,26 @@ def order_term(ordered: exp.Ordered, name: str, ctx: PlanContext, edm_type: str 
     return f"{quoted}{' DESC' if desc else ''} NULLS {'FIRST' if nulls_first else 'LAST'}"
 
 
-def tail_sql(
-    alias: str, order: list[str], count: int | None, offset: int | None, where: str | None = None
+def tail_sql(  # noqa: PLR0917
+    alias: str,
+    order: list[str],
+    count: int | None,
+    offset: int | None,
+    where: str | None = None,
+    columns: list[OutputColumn] | None = None,
 ) -> str | None:
+    """The local statement finishing a pushed scan, or None when nothing is left to do.
+
+    With ``columns`` (unique names), decimals are cast back to their declared precision and scale:
+    the engine loads a decimal wider than declared, and a tail passing it through would describe
+    the wider type (an aggregate's type must not depend on whether a tail ran).
+    """
     if not order and count is None and not offset and where is None:
         return None
-    sql = f'SELECT * FROM "{alias}"'  # noqa: S608 -- alias is the planner's own relation name
+    projection = "*"
+    if columns is not None and any(_declared_decimal(c) for c in columns):
+        projection = ", ".join(_tail_column(c) for c in columns)
+    sql = f'SELECT {projection} FROM "{alias}"'  # noqa: S608 -- alias is the planner's own relation name
     if where is not None:
         sql += f" WHERE {where}"
     if order:
@@ -132,6 +146,17 @@ def tail_sql(
     if offset:
         sql += f" OFFSET {offset}"
     return sql
+
+
+def _declared_decimal(col: OutputColumn) -> bool:
+    return col.edm_type == "Edm.Decimal" and col.precision is not None and col.scale is not None
+
+
+def _tail_column(col: OutputColumn) -> str:
+    quoted = '"' + col.name.replace('"', '""') + '"'
+    if _declared_decimal(col):
+        return f"CAST({quoted} AS DECIMAL({col.precision},{col.scale})) AS {quoted}"
+    return quoted
 
 
 def page_size_for(ctx: PlanContext, limit: int | None, top: int | None = None) -> int | None:

@@ -84,6 +84,9 @@ def literal_of(node: exp.Expr) -> object:
         if isinstance(inner, (int, float, Decimal)) and not isinstance(inner, bool):
             return -inner
         raise NotLiteral
+    if isinstance(node, exp.Convert) and _iso_convert(node):
+        # CONVERT(DATETIME, '2020-01-01T00:00:00', 126): how Superset writes its time-range bounds.
+        return literal_of(exp.Cast(this=node.expression, to=node.this))
     if isinstance(node, exp.Cast) and isinstance(node.this, (exp.Literal, exp.National)):
         raw = str(node.this.this)
         kind = node.to.this
@@ -95,6 +98,19 @@ def literal_of(node: exp.Expr) -> object:
             return _parse_guid(raw, "CAST")
         raise NotLiteral
     raise NotLiteral
+
+
+#: CONVERT styles of ISO-like text (yyyy-mm-dd[ T]hh:mi:ss[.mmm]), read as a CAST reads them.
+_ISO_STYLES = frozenset({"20", "21", "23", "120", "121", "126", "127"})
+
+
+def _iso_convert(node: exp.Convert) -> bool:
+    style = node.args.get("style")
+    return (
+        isinstance(node.this, exp.DataType)
+        and isinstance(node.expression, (exp.Literal, exp.National))
+        and (style is None or (isinstance(style, exp.Literal) and str(style.this) in _ISO_STYLES))
+    )
 
 
 def _number(text: str) -> int | Decimal | float:

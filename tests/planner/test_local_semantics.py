@@ -20,6 +20,7 @@ TYPES = {
     "Edm.String": "VARCHAR",
     "Edm.Guid": "VARCHAR",
     "Edm.Int32": "INTEGER",
+    "Edm.Int64": "BIGINT",
     "Edm.Decimal": "DECIMAL(19,4)",
 }
 
