@@ -79,6 +79,7 @@ def versions() -> dict[str, str]:
         "requests",
         "urllib3",
         "sqlglot",
+        "sqlglotc",
         "duckdb",
         "pyarrow",
         "pandas",
